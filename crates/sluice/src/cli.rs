@@ -1,0 +1,217 @@
+//! The command line, as clap types. Parsing only: each subcommand's behaviour lives in
+//! `cmd/<name>.rs`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sluice_log::{Durability, StartFrom};
+
+/// Sluice: an embedded, durable, partitioned event log (and, later, a stream processor).
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, propagate_version = true)]
+pub struct Cli {
+    /// Data directory holding topics and consumer-group offsets.
+    #[arg(long, global = true, value_name = "DIR", env = "SLUICE_DATA_DIR", default_value = "./sluice-data")]
+    pub data_dir: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list, describe and delete topics.
+    #[command(subcommand)]
+    Topic(TopicCommand),
+    /// Append JSON lines (from stdin or a file) to a topic, one record per line.
+    Produce(ProduceArgs),
+    /// Print a topic's records as lines.
+    Consume(ConsumeArgs),
+    /// Generate sample data on stdout.
+    #[command(subcommand)]
+    Gen(GenCommand),
+}
+
+/// `sluice topic ...`
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Create a topic.
+    Create(CreateArgs),
+    /// List topics, one per line: name and number of partitions.
+    List,
+    /// Show a topic's partitions: offsets, segments, bytes and newest timestamp.
+    Describe {
+        /// Topic name.
+        name: String,
+    },
+    /// Delete a topic, its data and the consumer-group offsets committed for it.
+    Delete {
+        /// Topic name.
+        name: String,
+    },
+}
+
+/// `sluice topic create`
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Topic name: letters, digits, '.', '_' and '-'.
+    pub name: String,
+    /// Number of partitions (1 to 10000); fixed for the topic's life.
+    #[arg(long)]
+    pub partitions: u32,
+    /// Delete closed segments whose newest record is older than this many milliseconds
+    /// [default: keep forever].
+    #[arg(long, value_name = "MS")]
+    pub retention_ms: Option<u64>,
+    /// Delete the oldest closed segments while a partition is larger than this many bytes
+    /// [default: no limit].
+    #[arg(long, value_name = "B")]
+    pub retention_bytes: Option<u64>,
+    /// Roll to a new segment file at this size (1 KiB to 4 GiB) [default: 128 MiB].
+    #[arg(long, value_name = "B")]
+    pub segment_bytes: Option<u64>,
+}
+
+/// `sluice produce`
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Topic to append to.
+    pub topic: String,
+    /// Read JSON lines from this file instead of stdin.
+    #[arg(long, value_name = "F")]
+    pub file: Option<PathBuf>,
+    /// Take the record key from this top-level field (string, number or bool; a missing or
+    /// null field makes a keyless record). The key chooses the partition.
+    #[arg(long, value_name = "FIELD")]
+    pub key: Option<String>,
+    /// Take the event time from this top-level field: epoch milliseconds or an RFC 3339
+    /// string [default: the append time].
+    #[arg(long, value_name = "FIELD")]
+    pub timestamp: Option<String>,
+    /// Append every record to this partition instead of choosing by key.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<u32>,
+    /// When appended data is fsynced: before each append returns, at most 1 s later, or when
+    /// the OS decides.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Interval)]
+    pub durability: DurabilityArg,
+    /// Lines per append call.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+}
+
+/// `--durability`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// Fsync before each append returns: nothing acknowledged is lost, even on power loss.
+    EveryBatch,
+    /// Fsync at most 1 s after a write (a power loss can lose up to about 1 s).
+    Interval,
+    /// Leave write-back to the OS (segments are still fsynced on roll and close).
+    Os,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(d: DurabilityArg) -> Self {
+        match d {
+            DurabilityArg::EveryBatch => Durability::EveryBatch,
+            DurabilityArg::Interval => Durability::Interval(Duration::from_secs(1)),
+            DurabilityArg::Os => Durability::Os,
+        }
+    }
+}
+
+/// `sluice consume`
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    /// Topic to read.
+    pub topic: String,
+    /// Consumer group: start from its committed offsets and commit what was printed.
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+    /// Where to start: earliest, latest, committed, or an RFC 3339 time such as
+    /// 2026-01-01T12:00:00Z (the first record at or after it) [default: committed with
+    /// --group, else earliest].
+    #[arg(long, value_name = "WHERE", value_parser = parse_start)]
+    pub from: Option<StartFrom>,
+    /// Stop after this many records.
+    #[arg(long, value_name = "N")]
+    pub max: Option<u64>,
+    /// Read only this partition.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<u32>,
+    /// Keep waiting for new records at the end instead of exiting (Ctrl-C to stop).
+    #[arg(long)]
+    pub follow: bool,
+    /// Print each record as a JSON object with topic, partition, offset, timestamp, key and
+    /// value.
+    #[arg(long)]
+    pub with_metadata: bool,
+}
+
+/// Parses `--from`.
+fn parse_start(s: &str) -> Result<StartFrom, String> {
+    match s {
+        "earliest" => Ok(StartFrom::Earliest),
+        "latest" => Ok(StartFrom::Latest),
+        "committed" => Ok(StartFrom::Committed),
+        _ => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| StartFrom::Timestamp(t.timestamp_millis()))
+            .map_err(|e| {
+                format!(
+                    "expected earliest, latest, committed or an RFC 3339 time such as \
+                     2026-01-01T12:00:00Z ({e})"
+                )
+            }),
+    }
+}
+
+/// `sluice gen ...`
+#[derive(Debug, Subcommand)]
+pub enum GenCommand {
+    /// Realistic page views as JSON lines:
+    /// {"ts": epoch-ms, "user_id": int, "url": "/...", "referrer": "..."}.
+    PageViews(PageViewsArgs),
+}
+
+/// `sluice gen page-views`
+#[derive(Debug, Args)]
+pub struct PageViewsArgs {
+    /// Number of events.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub count: u64,
+    /// Random seed: the same seed gives the same output.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Event time of the first event, in epoch milliseconds (the default is
+    /// 2026-01-01T00:00:00Z).
+    #[arg(long, value_name = "MS", default_value_t = 1_767_225_600_000)]
+    pub start_ms: i64,
+    /// Events per second of event time.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_start_positions() {
+        assert_eq!(parse_start("earliest"), Ok(StartFrom::Earliest));
+        assert_eq!(parse_start("latest"), Ok(StartFrom::Latest));
+        assert_eq!(parse_start("committed"), Ok(StartFrom::Committed));
+        assert_eq!(parse_start("2026-01-01T00:00:01.5Z"), Ok(StartFrom::Timestamp(1_767_225_601_500)));
+        assert_eq!(parse_start("2026-01-01T01:00:00+01:00"), Ok(StartFrom::Timestamp(1_767_225_600_000)));
+        assert!(parse_start("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
