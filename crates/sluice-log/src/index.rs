@@ -72,7 +72,7 @@ impl SegmentIndex {
     /// entries are increasing and point inside a segment of `segment_len` bytes holding
     /// `segment_count` records. `None` if anything is off: the caller rebuilds.
     pub fn parse(offsets: &[u8], times: &[u8], segment_len: u64, segment_count: u64) -> Option<Self> {
-        if offsets.len() % OFFSET_ENTRY_LEN != 0 || times.len() % TIME_ENTRY_LEN != 0 {
+        if !offsets.len().is_multiple_of(OFFSET_ENTRY_LEN) || !times.len().is_multiple_of(TIME_ENTRY_LEN) {
             return None;
         }
         let mut c = crate::format::Cursor::new(offsets);
