@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::{Durability, LogOptions, TopicConfig};
@@ -23,10 +24,43 @@ use crate::topic::Topic;
 use crate::txn::TxnRegistry;
 
 /// An open data directory. Cheap to clone; clones share everything. Dropping the last clone
-/// stops the background flusher and fsyncs every partition.
+/// stops the background flusher and fsyncs every partition, and the data directory is free to
+/// be opened again when that drop returns.
 #[derive(Debug, Clone)]
 pub struct Log {
     pub(crate) inner: Arc<Inner>,
+    /// Held by the user-facing clones only, never by the flusher: the last one to go stops and
+    /// joins the flusher. Declared after `inner` so that it drops last.
+    _closer: Arc<Closer>,
+}
+
+/// Stops the background flusher when the last [`Log`] clone is dropped and waits for it.
+///
+/// Without the join, a flusher that happened to be in its tick (holding a strong reference
+/// while it fsyncs) would close the log after `drop` returned: the partitions would be sealed,
+/// and the `LOCK` released, some milliseconds later, and an immediate `Log::open` of the same
+/// directory would fail with [`LogError::Locked`].
+#[derive(Debug)]
+struct Closer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let (flag, cv) = &*self.stop;
+        *flag.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        cv.notify_all();
+        let flusher = self.flusher.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(flusher) = flusher {
+            // The flusher holds no `Closer`, so this never joins the current thread. When the
+            // join returns its strong reference is gone and the log is closed (unless a
+            // partition or topic handle outlives the `Log`).
+            if flusher.join().is_err() {
+                tracing::error!("the log's flusher thread panicked");
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -86,20 +120,21 @@ impl Log {
         }
         let groups = GroupStore::open(dir.join("groups"))?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let log = Log {
-            inner: Arc::new(Inner {
-                txns: TxnRegistry::new(dir.join("txn")),
-                dir,
-                options,
-                _lock: lock,
-                topics: RwLock::new(topics),
-                groups,
-                stop: Arc::clone(&stop),
-            }),
-        };
+        let inner = Arc::new(Inner {
+            txns: TxnRegistry::new(dir.join("txn")),
+            dir,
+            options,
+            _lock: lock,
+            topics: RwLock::new(topics),
+            groups,
+            stop: Arc::clone(&stop),
+        });
+        let closer = Arc::new(Closer { stop: Arc::clone(&stop), flusher: Mutex::new(None) });
+        let log = Log { inner, _closer: Arc::clone(&closer) };
         if !log.inner.options.read_only {
             log.recover_transactions()?;
-            spawn_flusher(Arc::downgrade(&log.inner), stop);
+            *closer.flusher.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                spawn_flusher(Arc::downgrade(&log.inner), stop);
         }
         Ok(log)
     }
@@ -198,6 +233,16 @@ impl Log {
     /// # Errors
     /// A segment could not be deleted.
     pub fn enforce_retention(&self) -> Result<usize> {
+        self.inner.enforce_retention()
+    }
+
+    fn all_topics(&self) -> Vec<Topic> {
+        self.inner.all_topics()
+    }
+}
+
+impl Inner {
+    fn enforce_retention(&self) -> Result<usize> {
         let now = now_ms();
         let mut n = 0;
         for t in self.all_topics() {
@@ -209,13 +254,7 @@ impl Log {
     }
 
     fn all_topics(&self) -> Vec<Topic> {
-        self.inner
-            .topics
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        self.topics.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()
     }
 }
 
@@ -243,8 +282,9 @@ fn take_lock(dir: &Path) -> Result<File> {
 }
 
 /// Background thread: fsyncs partitions whose durability interval passed and applies
-/// retention. Holds only a weak reference, so it never keeps a log open.
-fn spawn_flusher(log: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>) {
+/// retention. Holds only a weak reference between ticks, so it never keeps a log open; the
+/// [`Closer`] joins it. `None` if the thread could not be started.
+fn spawn_flusher(log: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>) -> Option<JoinHandle<()>> {
     let tick = match log.upgrade().map(|l| l.options.durability) {
         Some(Durability::Interval(d)) => d.clamp(Duration::from_millis(10), Duration::from_secs(1)),
         _ => Duration::from_secs(1),
@@ -258,9 +298,8 @@ fn spawn_flusher(log: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>) {
                 return;
             }
         }
-        let Some(inner) = log.upgrade() else { return };
-        let live = Log { inner };
-        if let Durability::Interval(d) = live.inner.options.durability {
+        let Some(live) = log.upgrade() else { return };
+        if let Durability::Interval(d) = live.options.durability {
             for t in live.all_topics() {
                 for p in t.partitions() {
                     if let Err(e) = p.flush_if_due(d) {
@@ -273,7 +312,38 @@ fn spawn_flusher(log: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>) {
             tracing::error!("retention: {e}");
         }
     });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the log's flusher thread: {e}; fsync only happens on append");
+    spawned
+        .inspect_err(|e| {
+            tracing::error!("cannot start the log's flusher thread: {e}; fsync only happens on append");
+        })
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_types::Record;
+
+    #[test]
+    fn a_dropped_log_can_be_reopened_at_once() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(LogError::io("tempdir"))?;
+        let options = LogOptions::default().durability(Durability::Interval(Duration::from_millis(10)));
+        Log::open(tmp.path(), options.clone())?.create_topic("t", TopicConfig::new(8))?;
+        for round in 0..20 {
+            let log = Log::open(tmp.path(), options.clone())?;
+            for p in log.topic("t")?.partitions() {
+                p.append(&[Record::new("v", round)])?;
+            }
+            // Not a wait for anything: it lets the 10 ms flusher tick come due, so that the
+            // drop below often lands while the flusher is fsyncing the dirty partitions.
+            std::thread::sleep(Duration::from_millis(11));
+            drop(log);
+            match Log::open(tmp.path(), options.clone()) {
+                Ok(_) => {}
+                Err(e @ LogError::Locked { .. }) => panic!("round {round}: closed log still locked: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
