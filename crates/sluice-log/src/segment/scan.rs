@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::error::{LogError, Result};
-use crate::format::{check_frame, BatchHeader, FrameCheck};
+use crate::format::{check_frame, BatchHeader, FrameCheck, BATCH_HEADER_LEN};
 
 use super::read_chunk;
 
@@ -76,6 +76,12 @@ pub(crate) fn scan_batches(
                 FrameCheck::Incomplete { needed } => {
                     let needed = needed.unwrap_or(4) as u64;
                     if here + needed > end {
+                        if valid_batch_after(file, path, here, end, expected)? {
+                            return Err(corrupt(
+                                here,
+                                format!("batch length {needed} runs past the end of the file, yet valid batches follow"),
+                            ));
+                        }
                         return Ok(ScanEnd::TornTail {
                             valid_len: here,
                             reason: format!("incomplete batch: {} of {needed} bytes", end - here),
@@ -86,7 +92,10 @@ pub(crate) fn scan_batches(
                     break;
                 }
                 FrameCheck::Corrupt { reason, claimed_len } => {
-                    if here + claimed_len as u64 >= end || zeroes_to_end(file, path, here, end)? {
+                    let past_end = here + claimed_len as u64 >= end;
+                    if (past_end && !valid_batch_after(file, path, here, end, expected)?)
+                        || zeroes_to_end(file, path, here, end)?
+                    {
                         return Ok(ScanEnd::TornTail {
                             valid_len: here,
                             reason: format!("damaged last batch: {reason}"),
@@ -101,6 +110,43 @@ pub(crate) fn scan_batches(
     Ok(ScanEnd::Clean { valid_len: pos })
 }
 
+/// True if a checksum-valid batch that could continue the partition starts anywhere in
+/// `(from, end)`. A torn write is the last thing in a file, so finding one means the damage at
+/// `from` is corruption followed by data — typically a flipped bit in a length field that makes
+/// a middle batch claim to run past the end — and truncating there would silently drop
+/// acknowledged batches.
+///
+/// Only runs on the damaged path. Candidates are filtered on their fixed header before any
+/// checksum is computed: the frame must fit before `end`, and its base offset must lie after
+/// `expected` by no more than the bytes skipped (every record takes at least one byte).
+fn valid_batch_after(file: &File, path: &Path, from: u64, end: u64, expected: u64) -> Result<bool> {
+    let header_len = BATCH_HEADER_LEN as u64;
+    let mut pos = from + 1;
+    while pos + header_len <= end {
+        let len = usize::try_from(end - pos).unwrap_or(usize::MAX).min(CHUNK);
+        let chunk = read_chunk(file, path, pos, len)?;
+        for i in 0..=chunk.len().saturating_sub(BATCH_HEADER_LEN) {
+            let here = pos + i as u64;
+            let Some(fixed) = chunk.get(i..i + BATCH_HEADER_LEN) else { break };
+            let Ok(h) = BatchHeader::parse(fixed) else { continue };
+            let plausible = h.len >= BATCH_HEADER_LEN
+                && here + h.len as u64 <= end
+                && h.base_offset > expected
+                && h.base_offset - expected <= here - from;
+            if !plausible {
+                continue;
+            }
+            let candidate = read_chunk(file, path, here, h.len)?;
+            if check_frame(&candidate, u32::MAX as usize) == (FrameCheck::Complete { len: h.len }) {
+                return Ok(true);
+            }
+        }
+        // Overlap chunks so that a header straddling the boundary is seen whole.
+        pos += (chunk.len() - BATCH_HEADER_LEN + 1) as u64;
+    }
+    Ok(false)
+}
+
 /// True if every byte of `[from, end)` is zero (space a filesystem allocated but a crash left
 /// unwritten).
 fn zeroes_to_end(file: &File, path: &Path, from: u64, end: u64) -> Result<bool> {
@@ -113,4 +159,61 @@ fn zeroes_to_end(file: &File, path: &Path, from: u64, end: u64) -> Result<bool> 
         pos += len as u64;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{encode_batch, FILE_HEADER_LEN};
+    use sluice_types::Record;
+    use std::os::unix::fs::FileExt;
+
+    /// A file of a 32-byte dummy header and five batches of ten records; returns it and the
+    /// batches' positions.
+    fn segment() -> (tempfile::NamedTempFile, Vec<u64>, u64) {
+        let f = tempfile::NamedTempFile::new().expect("temp file");
+        let mut bytes = vec![0u8; FILE_HEADER_LEN];
+        let mut positions = Vec::new();
+        for b in 0..5u64 {
+            positions.push(bytes.len() as u64);
+            let records: Vec<Record> = (0..10).map(|i| Record::new(format!("v{b}.{i}"), i)).collect();
+            encode_batch(b * 10, &records, &mut bytes).expect("encode");
+        }
+        f.as_file().write_all_at(&bytes, 0).expect("write");
+        (f, positions, bytes.len() as u64)
+    }
+
+    fn scan(f: &tempfile::NamedTempFile, end: u64) -> Result<ScanEnd> {
+        scan_batches(f.as_file(), f.path(), FILE_HEADER_LEN as u64, end, 0, |_, _| {})
+    }
+
+    #[test]
+    fn a_middle_length_that_runs_past_the_end_is_corruption_not_a_torn_tail() {
+        let (f, positions, end) = segment();
+        // Flip a high bit of batch 2's length: it now claims ~1 GiB, past the end of the file.
+        let mut len = [0u8; 4];
+        f.as_file().read_exact_at(&mut len, positions[2]).expect("read");
+        len[3] ^= 0x40;
+        f.as_file().write_all_at(&len, positions[2]).expect("write");
+        match scan(&f, end) {
+            Err(LogError::Corrupt { position, .. }) => assert_eq!(position, positions[2]),
+            other => panic!("expected corruption at {}, got {other:?}", positions[2]),
+        }
+    }
+
+    #[test]
+    fn a_torn_or_damaged_last_batch_is_still_a_torn_tail() {
+        let (f, positions, end) = segment();
+        let cut = positions[4] + (end - positions[4]) / 2;
+        assert!(
+            matches!(scan(&f, cut), Ok(ScanEnd::TornTail { valid_len, .. }) if valid_len == positions[4])
+        );
+        let mut len = [0u8; 4];
+        f.as_file().read_exact_at(&mut len, positions[4]).expect("read");
+        len[3] ^= 0x40;
+        f.as_file().write_all_at(&len, positions[4]).expect("write");
+        assert!(
+            matches!(scan(&f, end), Ok(ScanEnd::TornTail { valid_len, .. }) if valid_len == positions[4])
+        );
+    }
 }
