@@ -137,6 +137,18 @@ impl Segment {
     ) -> Result<Segment> {
         let file =
             OpenOptions::new().read(true).write(!read_only).open(&path).map_err(LogError::io(&path))?;
+        if active && file.metadata().map_err(LogError::io(&path))?.len() < FILE_HEADER_LEN as u64 {
+            // A roll creates the file and then writes its header: a crash in between (or, for a
+            // read-only follower, a roll happening right now) leaves an active segment shorter
+            // than its header. It holds no batch, so it is an empty segment, not corruption.
+            let header = FileHeader::new(FileKind::Segment, base_offset, crate::partition::now_ms());
+            if read_only {
+                return Ok(Segment::empty(path, base_offset, file, header.created_ms));
+            }
+            tracing::warn!(path = %path.display(), "rewriting the header of a segment torn at creation");
+            file.write_all_at(&header.encode(), 0).map_err(LogError::io(&path))?;
+            file.sync_all().map_err(LogError::io(&path))?;
+        }
         let header = read_header(&file, &path, FileKind::Segment)?;
         if header.base_offset != base_offset {
             return Err(LogError::Corrupt {
@@ -149,23 +161,28 @@ impl Segment {
             });
         }
         let file_len = file.metadata().map_err(LogError::io(&path))?.len();
-        let mut seg = Segment {
+        let mut seg = Segment::empty(path, base_offset, file, header.created_ms);
+        if !active && seg.load_closed_index(file_len)? {
+            return Ok(seg);
+        }
+        seg.rebuild(file_len, active, read_only, index_interval)?;
+        Ok(seg)
+    }
+
+    /// A segment with no batch yet, its bounds not loaded.
+    fn empty(path: PathBuf, base_offset: u64, file: File, created_ms: i64) -> Segment {
+        Segment {
             base_offset,
             path,
             file: Arc::new(file),
             size: FILE_HEADER_LEN as u64,
             next_offset: base_offset,
             max_ts: i64::MIN,
-            created_ms: header.created_ms,
+            created_ms,
             index: SegmentIndex::default(),
             bytes_since_index: 0,
             index_writers: None,
-        };
-        if !active && seg.load_closed_index(file_len)? {
-            return Ok(seg);
         }
-        seg.rebuild(file_len, active, read_only, index_interval)?;
-        Ok(seg)
     }
 
     /// Scans every batch from the header on, rebuilding indexes and bounds.
@@ -369,4 +386,34 @@ pub(crate) fn read_chunk(file: &File, path: &Path, pos: u64, len: usize) -> Resu
     let mut buf = BytesMut::zeroed(len);
     file.read_exact_at(&mut buf, pos).map_err(LogError::io(path))?;
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_active_segment_torn_at_creation_opens_empty() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(LogError::io("tempdir"))?;
+        let path = dir.path().join(log_file_name(10));
+        for torn in [&b""[..], b"SLC"] {
+            std::fs::write(&path, torn).map_err(LogError::io(&path))?;
+            // A read-only follower sees an empty segment and writes nothing.
+            let seg = Segment::open(path.clone(), 10, true, true, 4096)?;
+            assert_eq!((seg.next_offset, seg.size), (10, FILE_HEADER_LEN as u64));
+            assert_eq!(std::fs::read(&path).map_err(LogError::io(&path))?, torn);
+            // The writer gives it its header back.
+            let seg = Segment::open(path.clone(), 10, true, false, 4096)?;
+            assert_eq!((seg.next_offset, seg.size), (10, FILE_HEADER_LEN as u64));
+            assert!(read_header(&seg.file, &path, FileKind::Segment).is_ok_and(|h| h.base_offset == 10));
+            assert!(path.with_extension("index").is_file() && path.with_extension("timeindex").is_file());
+            // A closed segment that short is damage, not a crash artefact.
+            std::fs::write(&path, torn).map_err(LogError::io(&path))?;
+            assert!(matches!(
+                Segment::open(path.clone(), 10, false, false, 4096),
+                Err(LogError::Corrupt { .. })
+            ));
+        }
+        Ok(())
+    }
 }
