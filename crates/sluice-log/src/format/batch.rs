@@ -9,6 +9,9 @@ use super::Cursor;
 /// Bytes of a batch before its first record, frame overhead included.
 pub const BATCH_HEADER_LEN: usize = FRAME_OVERHEAD + 2 + 4 + 8 + 8 + 8;
 
+/// Bytes of the smallest record: timestamp, key length, value length, header count.
+const MIN_RECORD_LEN: usize = 8 + 4 + 4 + 2;
+
 /// The fixed fields of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
@@ -46,6 +49,9 @@ impl BatchHeader {
         let max_ts = c.i64().ok_or("short batch")?;
         if count == 0 {
             return Err("empty batch");
+        }
+        if base_offset.checked_add(u64::from(count)).is_none() {
+            return Err("batch offsets overflow");
         }
         Ok(BatchHeader { len: body as usize + 4, count, base_offset, min_ts, max_ts })
     }
@@ -124,7 +130,9 @@ pub fn decode_batch(frame: &Bytes, out: &mut Vec<StoredRecord>) -> Result<BatchH
     }
     let mut c = Cursor::new(frame);
     c.take(BATCH_HEADER_LEN).ok_or("short batch")?;
-    out.reserve(header.count as usize);
+    // The count is not trusted for the allocation: every record takes at least
+    // MIN_RECORD_LEN bytes, so the frame bounds how many there can be.
+    out.reserve((header.count as usize).min(c.remaining() / MIN_RECORD_LEN));
     for i in 0..u64::from(header.count) {
         let record = decode_record(frame, &mut c)?;
         if record.timestamp < header.min_ts || record.timestamp > header.max_ts {
@@ -194,6 +202,24 @@ mod tests {
                     .map(|(key, value)| Header { key, value: value.map(Bytes::from) })
                     .collect(),
             })
+    }
+
+    #[test]
+    fn a_huge_record_count_is_an_error_not_a_huge_allocation() {
+        let mut buf = Vec::new();
+        encode_batch(0, &[Record::new("v", 1)], &mut buf).unwrap();
+        // The count field follows len, crc and attributes. Decoding must not reserve room for
+        // four billion records (an allocation failure aborts the process).
+        buf[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_batch(&Bytes::from(buf), &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn offsets_past_u64_max_are_an_error_not_an_overflow() {
+        let mut buf = Vec::new();
+        encode_batch(u64::MAX - 1, &[Record::new("a", 1), Record::new("b", 2)], &mut buf).unwrap();
+        assert_eq!(BatchHeader::parse(&buf), Err("batch offsets overflow"));
+        assert!(decode_batch(&Bytes::from(buf), &mut Vec::new()).is_err());
     }
 
     proptest! {
