@@ -53,6 +53,10 @@ impl Partition {
         let budget = max_bytes.max(1);
         let mut want = usize::try_from(plan.limit - pos).unwrap_or(usize::MAX).min(budget.max(64 << 10));
         let before = out.len();
+        // Where the next batch must start: at or before `from` for the first one (the index
+        // entry may point to an earlier batch), then densely after the previous one. A batch
+        // past that means a damaged index or segment, and reading on would skip records.
+        let mut next_batch = None;
         loop {
             let chunk = crate::segment::read_chunk(&plan.file, &plan.path, pos, want)?;
             let mut off = 0;
@@ -61,8 +65,23 @@ impl Partition {
                     FrameCheck::Complete { len } => {
                         let frame: Bytes = chunk.slice(off..off + len);
                         let at = out.len();
-                        decode_batch(&frame, out)
+                        let h = decode_batch(&frame, out)
                             .map_err(|reason| self.corrupt(&plan.path, pos + off as u64, reason))?;
+                        let in_place = match next_batch {
+                            None => h.base_offset <= from,
+                            Some(next) => h.base_offset == next,
+                        };
+                        if !in_place {
+                            out.truncate(before);
+                            let reason = format!(
+                                "batch starts at offset {} where offset {} was expected (a damaged index \
+                                 or segment; a damaged .index file is rebuilt when deleted)",
+                                h.base_offset,
+                                next_batch.unwrap_or(from)
+                            );
+                            return Err(self.corrupt(&plan.path, pos + off as u64, &reason));
+                        }
+                        next_batch = Some(h.next_offset());
                         // Drop records of the first batch that precede `from`.
                         let skip = out[at..].iter().take_while(|r| r.offset < from).count();
                         if skip > 0 {
@@ -227,4 +246,47 @@ fn catch_up(seg: &mut Segment, index_interval: u32) -> Result<()> {
     seg.next_offset = next;
     seg.max_ts = max_ts;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_types::Record;
+
+    use crate::format::FILE_HEADER_LEN;
+    use crate::{Log, LogError, LogOptions, TopicConfig};
+
+    #[test]
+    fn an_index_entry_pointing_past_the_offset_is_an_error_not_a_skip(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log = Log::open(dir.path(), LogOptions::default())?;
+        let mut cfg = TopicConfig::new(1).segment_bytes(4096);
+        cfg.index_interval_bytes = 512;
+        let p = log.create_topic("t", cfg)?.partitions()[0].clone();
+        for i in 0..100 {
+            p.append(&(0..4).map(|j| Record::new(format!("value {i}.{j}"), i)).collect::<Vec<_>>())?;
+        }
+        drop((p, log));
+        // Move the first index entry of the first (closed) segment one batch forward.
+        let seg = dir.path().join("topics/t/0/00000000000000000000.log");
+        let bytes = std::fs::read(&seg)?;
+        let index_path = seg.with_extension("index");
+        let mut index = std::fs::read(&index_path)?;
+        let entry = FILE_HEADER_LEN;
+        let rel = u32::from_le_bytes(index[entry..entry + 4].try_into()?);
+        let pos = u32::from_le_bytes(index[entry + 4..entry + 8].try_into()?) as usize;
+        let batch_len = u32::from_le_bytes(bytes[pos..pos + 4].try_into()?) as usize + 4;
+        index[entry + 4..entry + 8].copy_from_slice(&u32::try_from(pos + batch_len)?.to_le_bytes());
+        std::fs::write(&index_path, index)?;
+
+        let log = Log::open(dir.path(), LogOptions::default())?;
+        let p = log.topic("t")?.partitions()[0].clone();
+        match p.read(u64::from(rel), 1) {
+            Err(LogError::Corrupt { path, position, .. }) => {
+                assert_eq!((path, position), (seg, (pos + batch_len) as u64));
+            }
+            other => panic!("expected a corruption error, got {other:?}"),
+        }
+        Ok(())
+    }
 }
