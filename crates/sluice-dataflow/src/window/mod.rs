@@ -22,7 +22,9 @@
 //!   sessions, as Flink does, and it is late when the merged session would already be closed; the
 //!   merge is then not applied. A late event changes no state and comes back to the caller as a
 //!   [`Late`] value, so the runtime can route it to a side output with the reason and count it —
-//!   nothing is dropped silently.
+//!   nothing is dropped silently. An event that is not late joins those of its windows that are
+//!   still open; a hop window that closed before the event arrived has already emitted (output
+//!   is append-only) and does not see it, as in Flink.
 //! - At the end of a bounded input the watermark is [`Watermark::MAX`] and every window emits.
 //!
 //! # Emission order
