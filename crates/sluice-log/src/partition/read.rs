@@ -205,6 +205,18 @@ impl Partition {
         let end = {
             let mut st = self.state_write();
             let first = bases.first().copied().unwrap_or(0);
+            if !bases.is_empty() && st.segments.iter().all(|s| s.base_offset < first) {
+                // The writer's retention deleted every segment this reader knew, and maybe
+                // newer ones it never saw: it cannot follow on from its last segment, so it
+                // starts over from what is on disk (its log start jumps forward).
+                let mut fresh = Vec::with_capacity(bases.len());
+                for (i, &b) in bases.iter().enumerate() {
+                    let path = inner.dir.join(crate::segment::log_file_name(b));
+                    let active = i + 1 == bases.len();
+                    fresh.push(Segment::open(path, b, active, true, inner.config.index_interval_bytes)?);
+                }
+                st.segments = fresh;
+            }
             let keep_from =
                 st.segments.iter().position(|s| s.base_offset >= first).unwrap_or(st.segments.len() - 1);
             st.segments.drain(..keep_from);
@@ -254,6 +266,34 @@ mod tests {
 
     use crate::format::FILE_HEADER_LEN;
     use crate::{Log, LogError, LogOptions, TopicConfig};
+
+    #[test]
+    fn a_read_only_follower_catches_up_after_retention_deleted_what_it_knew(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log = Log::open(dir.path(), LogOptions::default())?;
+        let cfg = TopicConfig::new(1).segment_bytes(1024).retention_bytes(Some(3000));
+        let writer = log.create_topic("t", cfg)?.partitions()[0].clone();
+        let record = |i: u64| Record::new(format!("record number {i}"), i as i64);
+        writer.append(&(0..5).map(record).collect::<Vec<_>>())?;
+        let ro = Log::open(dir.path(), LogOptions::default().read_only(true))?;
+        let reader = ro.topic("t")?.partitions()[0].clone();
+        assert_eq!(reader.end_offset(), 5);
+        // Many rolls, each followed by retention, before the reader looks again: the segments
+        // it knew, and some it never saw, are gone.
+        for i in (5..400).step_by(3) {
+            writer.append(&(i..i + 3).map(record).collect::<Vec<_>>())?;
+        }
+        assert!(reader.wait_for(5, std::time::Duration::from_secs(30)));
+        assert_eq!(
+            (reader.log_start_offset(), reader.end_offset()),
+            (writer.log_start_offset(), writer.end_offset())
+        );
+        let got = reader.read(reader.log_start_offset(), usize::MAX)?;
+        assert_eq!(got.first().map(|r| r.record.clone()), Some(record(reader.log_start_offset())));
+        assert!(matches!(reader.read(17, 1), Err(LogError::OffsetOutOfRange { .. })));
+        Ok(())
+    }
 
     #[test]
     fn an_index_entry_pointing_past_the_offset_is_an_error_not_a_skip(
