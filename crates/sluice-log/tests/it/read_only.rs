@@ -127,3 +127,27 @@ fn read_only_open_of_a_missing_dir_is_an_error() -> TestResult {
     assert!(!dir.path().join("nope").exists());
     Ok(())
 }
+
+#[test]
+fn a_reader_outrun_by_retention_jumps_to_the_log_start() -> TestResult {
+    // Regression: when retention deleted every segment the reader knew (and newer ones it
+    // never saw) between two refreshes, the reader stopped following for good.
+    let (dir, log) = open_temp()?;
+    let cfg = TopicConfig::new(1).segment_bytes(1024).retention_bytes(Some(3000));
+    let wp = log.create_topic("t", cfg)?.partitions()[0].clone();
+    wp.append(&records(0, 5))?;
+    let ro = Log::open(dir.path(), read_only())?;
+    let rp = ro.topic("t")?.partitions()[0].clone();
+    let mut c = Consumer::new(&ro, "t", None, None, StartFrom::Earliest)?;
+    assert_eq!(c.poll(5, PATIENCE)?.len(), 5);
+    for chunk in records(5, 400).chunks(3) {
+        wp.append(chunk)?;
+    }
+    assert!(rp.wait_for(5, PATIENCE), "the reader follows again");
+    let start = wp.log_start_offset();
+    assert_eq!((rp.log_start_offset(), rp.end_offset()), (start, 400));
+    assert_records(&read_all(&rp)?, start, &records(start, 400));
+    // The consumer's position was deleted under it: an error, not a silent skip.
+    assert!(matches!(c.poll(1, PATIENCE), Err(LogError::OffsetOutOfRange { .. })));
+    Ok(())
+}
