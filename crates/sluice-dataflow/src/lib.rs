@@ -45,3 +45,16 @@ pub mod time;
 pub mod window;
 
 pub use error::{DataflowError, Result};
+pub mod clock;
+pub mod exchange;
+pub mod memory;
+pub mod message;
+pub mod operator;
+pub mod ops;
+mod pipeline;
+pub mod runtime;
+pub mod sink;
+pub mod source;
+
+pub use pipeline::Pipeline;
+pub use runtime::{Job, JobHandle, JobReport};

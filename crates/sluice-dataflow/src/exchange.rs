@@ -1,0 +1,142 @@
+//! The keyed exchange: hash-partitions a batch's rows by key columns over `n` targets.
+//!
+//! Per batch: one hash per row over the key columns, one index list per target, then one
+//! `take` per non-empty target — never a send per row. Rows with equal keys always go to the
+//! same target, so each window task owns a disjoint set of keys. The hash is fixed (not
+//! randomly seeded) so a replay partitions identically.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{DataType, SchemaRef};
+use arrow_select::take::take_record_batch;
+
+use crate::error::{DataflowError, Result};
+
+/// Splits batches by key hash; see the [module docs](self).
+pub struct Exchange {
+    key_cols: Vec<usize>,
+    targets: usize,
+    /// For keys other than one Utf8 or Int64 column.
+    converter: Option<RowConverter>,
+    hashes: Vec<u64>,
+    indices: Vec<Vec<u32>>,
+}
+
+impl Exchange {
+    /// An exchange over `targets` targets by the columns `keys` of `schema`.
+    ///
+    /// # Errors
+    /// [`DataflowError::Schema`] if a key column is missing; [`DataflowError::InvalidPipeline`]
+    /// if `targets == 0`.
+    pub fn new(schema: &SchemaRef, keys: &[String], targets: usize) -> Result<Self> {
+        if targets == 0 {
+            return Err(DataflowError::InvalidPipeline("an exchange needs at least one target".into()));
+        }
+        let key_cols = keys
+            .iter()
+            .map(|k| {
+                schema.index_of(k).map_err(|_| DataflowError::Schema(format!("key_by: no column `{k}`")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let types: Vec<&DataType> = key_cols.iter().map(|&i| schema.field(i).data_type()).collect();
+        let converter = match types.as_slice() {
+            [DataType::Utf8 | DataType::Int64] => None,
+            _ => Some(RowConverter::new(types.iter().map(|t| SortField::new((*t).clone())).collect())?),
+        };
+        Ok(Exchange { key_cols, targets, converter, hashes: Vec::new(), indices: vec![Vec::new(); targets] })
+    }
+
+    /// Splits `batch` into at most one batch per target, as `(target, rows)`.
+    ///
+    /// # Errors
+    /// An Arrow error from the row encoding or `take`.
+    pub fn partition(&mut self, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
+        if self.targets == 1 {
+            return Ok(vec![(0, batch.clone())]);
+        }
+        self.hash(batch)?;
+        for list in &mut self.indices {
+            list.clear();
+        }
+        let n = self.targets as u64;
+        for (row, &h) in self.hashes.iter().enumerate() {
+            // Multiply-high maps a well-mixed hash onto 0..n without a division.
+            let target = ((u128::from(h) * u128::from(n)) >> 64) as usize;
+            if let Some(list) = self.indices.get_mut(target) {
+                list.push(row as u32);
+            }
+        }
+        let mut out = Vec::with_capacity(self.targets);
+        for (target, list) in self.indices.iter_mut().enumerate() {
+            if list.len() == batch.num_rows() {
+                out.push((target, batch.clone()));
+            } else if !list.is_empty() {
+                let idx = UInt32Array::from(std::mem::take(list));
+                out.push((target, take_record_batch(batch, &idx)?));
+            }
+        }
+        Ok(out)
+    }
+
+    fn hash(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.hashes.clear();
+        let cols: Vec<&ArrayRef> = self.key_cols.iter().map(|&i| batch.column(i)).collect();
+        match (&self.converter, cols.as_slice()) {
+            (None, [col]) if col.data_type() == &DataType::Utf8 => {
+                let a = col.as_string::<i32>();
+                self.hashes.extend((0..a.len()).map(|r| {
+                    if a.is_valid(r) {
+                        hash_bytes(a.value(r).as_bytes())
+                    } else {
+                        0
+                    }
+                }));
+            }
+            (None, [col]) => {
+                let a = col.as_primitive::<Int64Type>();
+                self.hashes.extend(a.values().iter().map(|&v| fmix64(v as u64)));
+            }
+            (Some(converter), _) => {
+                let owned: Vec<ArrayRef> = cols.into_iter().map(Arc::clone).collect();
+                let rows = converter.convert_columns(&owned)?;
+                self.hashes.extend(rows.iter().map(|r| hash_bytes(r.as_ref())));
+            }
+            (None, _) => return Err(DataflowError::Schema("key_by: unsupported key columns".into())),
+        }
+        Ok(())
+    }
+}
+
+/// A fast, fixed, well-mixed hash of bytes (FxHash-style rounds, murmur3 finalizer).
+#[inline]
+#[must_use]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h = 0x9e37_79b9_7f4a_7c15_u64 ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [0u8; 8];
+        word.get_mut(..rest.len()).map(|w| w.copy_from_slice(rest));
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fmix64(h)
+}
+
+/// murmur3's 64-bit finalizer.
+#[inline]
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}

@@ -1,0 +1,145 @@
+//! The operator trait: what a step of a pipeline does with batches and watermarks.
+//!
+//! An [`Operator`] has one required method, [`process`](Operator::process), and default hooks
+//! for watermarks and the end of input. It writes its results to a [`Collector`], which has a
+//! main output and named side outputs ([`LATE`](crate::message::LATE) for late rows, or any name
+//! for dead letters). The collector buffers; the runtime (or a test) drains it after each call,
+//! so an operator can be driven step by step with no threads:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::{BooleanArray, Int64Array, RecordBatch};
+//! use sluice_dataflow::operator::{Collector, Context, Operator};
+//! use sluice_dataflow::ops::Filter;
+//!
+//! let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 5, 9])) as _)])?;
+//! let mut keep_big = Filter::new(|b: &RecordBatch| {
+//!     let x = b.column(0).as_any().downcast_ref::<Int64Array>().expect("Int64");
+//!     Ok(x.iter().map(|v| v.map(|v| v > 3)).collect::<BooleanArray>())
+//! });
+//! let mut out = Collector::default();
+//! keep_big.process(batch, &mut Context::default(), &mut out)?;
+//! assert_eq!(out.take_main()[0].num_rows(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use arrow_array::RecordBatch;
+
+use crate::error::Result;
+use crate::message::{Message, MAIN};
+use crate::time::{TimestampMs, Watermark};
+
+/// What an operator may know about where and when it runs.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Index of this parallel instance, in `0..parallelism`.
+    pub instance: usize,
+    /// Number of parallel instances of this operator.
+    pub parallelism: usize,
+    /// Processing time of the current step (read once per step by the runtime).
+    pub now: TimestampMs,
+    /// The operator's input watermark (the last one passed to `on_watermark`).
+    pub watermark: Option<Watermark>,
+}
+
+/// Buffered output of one operator call: messages on the main output, batches on side outputs.
+#[derive(Debug, Default)]
+pub struct Collector {
+    main: Vec<Message>,
+    side: Vec<(&'static str, RecordBatch)>,
+}
+
+impl Collector {
+    /// Emits a batch on the main output. Empty batches are dropped.
+    pub fn emit(&mut self, batch: RecordBatch) {
+        if batch.num_rows() > 0 {
+            self.main.push(Message::Data(batch));
+        }
+    }
+
+    /// Emits a watermark on the main output.
+    pub fn emit_watermark(&mut self, wm: Watermark) {
+        self.main.push(Message::Watermark(wm));
+    }
+
+    /// Passes the end of input on (used by the runtime's operator chains).
+    pub(crate) fn emit_end(&mut self) {
+        self.main.push(Message::End);
+    }
+
+    /// Passes an idleness notice on (used by the runtime's operator chains).
+    pub(crate) fn emit_idle(&mut self) {
+        self.main.push(Message::Idle);
+    }
+
+    /// Emits a batch on the side output `port` (e.g. [`LATE`](crate::message::LATE)).
+    /// Empty batches are dropped.
+    pub fn side(&mut self, port: &'static str, batch: RecordBatch) {
+        if port == MAIN {
+            self.emit(batch);
+        } else if batch.num_rows() > 0 {
+            self.side.push((port, batch));
+        }
+    }
+
+    /// Takes the data batches of the main output (watermarks are dropped).
+    pub fn take_main(&mut self) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.main)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Data(b) => Some(b),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Takes every main-output message, watermarks included, in order.
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.main)
+    }
+
+    /// Drains the main-output messages in order, keeping the buffer's allocation.
+    pub fn drain_messages(&mut self) -> std::vec::Drain<'_, Message> {
+        self.main.drain(..)
+    }
+
+    /// Takes the side-output batches, with their port names, in order.
+    pub fn take_side(&mut self) -> Vec<(&'static str, RecordBatch)> {
+        std::mem::take(&mut self.side)
+    }
+
+    /// Whether nothing is buffered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty() && self.side.is_empty()
+    }
+}
+
+/// A step of a pipeline. One instance runs on one task thread and owns its state.
+pub trait Operator: Send {
+    /// Processes one batch.
+    ///
+    /// # Errors
+    /// Any error stops the job; the runtime names the operator in it.
+    fn process(&mut self, batch: RecordBatch, ctx: &mut Context, out: &mut Collector) -> Result<()>;
+
+    /// The input watermark advanced to `wm`. The default forwards it: right for stateless
+    /// operators. A stateful operator emits what `wm` completes, then forwards it.
+    ///
+    /// # Errors
+    /// Any error stops the job.
+    fn on_watermark(&mut self, wm: Watermark, ctx: &mut Context, out: &mut Collector) -> Result<()> {
+        let _ = ctx;
+        out.emit_watermark(wm);
+        Ok(())
+    }
+
+    /// The input has ended (after a final [`Watermark::MAX`]). The default does nothing.
+    ///
+    /// # Errors
+    /// Any error stops the job.
+    fn on_end(&mut self, ctx: &mut Context, out: &mut Collector) -> Result<()> {
+        let _ = (ctx, out);
+        Ok(())
+    }
+}

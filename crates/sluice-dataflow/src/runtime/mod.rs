@@ -1,0 +1,343 @@
+//! The runtime: task threads, bounded channels, watermarks between tasks.
+//!
+//! # Topology
+//!
+//! ```text
+//!  source task 0 ─┐  (reader + chained stateless ops + exchange)
+//!  source task 1 ─┼─► keyed task 0..N ─► sink task ─► Sink (+ side-output sinks)
+//!  ...            ┘   (window operator)
+//! ```
+//!
+//! - The source's partitions are spread over `min(parallelism, partitions)` source tasks. Each
+//!   keeps a [`BoundedOutOfOrderness`](crate::time::BoundedOutOfOrderness) per partition and a
+//!   [`WatermarkCombiner`](crate::time::WatermarkCombiner) over its partitions (with the idle
+//!   timeout), and after each batch sends the watermark downstream when it advanced.
+//! - The keyed exchange hash-partitions rows by key over `parallelism` keyed tasks; watermarks,
+//!   idleness and the end are broadcast to all of them (and to the sink). A keyed task's
+//!   watermark is the minimum over its source tasks. A job without `key_by` has no keyed tasks.
+//! - Every channel is bounded (`channel_capacity` batches): a slow sink blocks the keyed tasks,
+//!   which block the sources. Memory is bounded by the channel sizes plus operator state.
+//! - Each task is an OS thread running a `step()` loop. Processing time is read only there,
+//!   through the [`Clock`].
+//! - The first task error aborts the job: sources stop polling, channels close, every thread
+//!   exits, and [`Job::join`] returns that error naming the operator. A panic is caught and
+//!   reported the same way.
+
+mod chain;
+mod keyed_task;
+mod metrics;
+mod sink_task;
+mod source_task;
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use metrics::{Metrics, MetricsSnapshot};
+
+use self::chain::Chain;
+use self::keyed_task::KeyedTask;
+use self::sink_task::SinkTask;
+use self::source_task::{Downstream, SourceTask};
+use crate::clock::Clock;
+use crate::error::{DataflowError, Result};
+use crate::exchange::Exchange;
+use crate::message::Envelope;
+use crate::operator::{Context, Operator};
+use crate::sink::Sink;
+use crate::source::Source;
+use crate::time::{TimestampMs, WatermarkCombiner};
+
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const STOPPING: u8 = 1;
+pub(crate) const ABORTED: u8 = 2;
+
+/// What a task's step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Continue,
+    Done,
+}
+
+/// How watermarks are generated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeMode {
+    /// No watermarks until the end of input (fine for jobs without windows).
+    None,
+    /// Event time from `column` (Int64 or Timestamp(ms)), tolerating `bound_ms` of disorder.
+    EventTime {
+        /// The event-time column.
+        column: String,
+        /// The out-of-orderness bound in ms.
+        bound_ms: i64,
+    },
+    /// Watermark = wall clock; rows are stamped with processing time.
+    ProcessingTime,
+}
+
+/// Makes one instance of an operator per parallel task.
+pub type OperatorFactory = Arc<dyn Fn() -> Box<dyn Operator> + Send + Sync>;
+
+/// Everything the runtime needs to start a job (built by [`Pipeline`](crate::Pipeline)).
+pub(crate) struct Plan {
+    pub(crate) name: String,
+    pub(crate) parallelism: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) linger: Duration,
+    pub(crate) channel_capacity: usize,
+    pub(crate) idle_timeout: Option<TimestampMs>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) source: Box<dyn Source>,
+    pub(crate) time: TimeMode,
+    pub(crate) pre: Vec<(String, OperatorFactory)>,
+    /// Key columns and the operators after the exchange.
+    pub(crate) keyed: Option<(Vec<String>, Vec<(String, OperatorFactory)>)>,
+    pub(crate) sink: Box<dyn Sink>,
+    pub(crate) sides: Vec<(&'static str, Box<dyn Sink>)>,
+}
+
+pub(crate) fn send(tx: &SyncSender<Envelope>, env: Envelope, task: &str) -> Result<()> {
+    tx.send(env).map_err(|_| DataflowError::Disconnected { task: task.to_string() })
+}
+
+/// A handle to a running job: stop it, read its counters. Cheap to clone, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct JobHandle {
+    state: Arc<AtomicU8>,
+    metrics: Arc<Metrics>,
+}
+
+impl JobHandle {
+    /// Asks the job to stop: sources stop reading and end their input, so every open window
+    /// emits, the sinks finish, and [`Job::join`] returns the report. For Ctrl-C.
+    pub fn stop(&self) {
+        let _ = self.state.compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The live counters.
+    #[must_use]
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+/// What a finished job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    /// The pipeline's name.
+    pub name: String,
+    /// Rows read from the source.
+    pub records_in: u64,
+    /// Rows sent to the late side output.
+    pub records_late: u64,
+    /// Rows written to the main sink; for a window job, one per window and key.
+    pub windows_emitted: u64,
+    /// Number of keyed (or source) tasks.
+    pub parallelism: usize,
+    /// Wall-clock time from start to the end of the last task.
+    pub elapsed: Duration,
+}
+
+/// A running job.
+pub struct Job {
+    name: String,
+    parallelism: usize,
+    handle: JobHandle,
+    threads: Vec<(String, JoinHandle<()>)>,
+    first_error: Arc<Mutex<Option<DataflowError>>>,
+    started: Instant,
+}
+
+impl Job {
+    /// The handle to stop the job and read its counters.
+    #[must_use]
+    pub fn handle(&self) -> JobHandle {
+        self.handle.clone()
+    }
+
+    /// Waits for every task to finish.
+    ///
+    /// # Errors
+    /// The first task error (naming its operator), or [`DataflowError::TaskPanicked`].
+    pub fn join(self) -> Result<JobReport> {
+        for (name, thread) in self.threads {
+            if thread.join().is_err() {
+                record(
+                    &self.first_error,
+                    DataflowError::TaskPanicked { task: name, message: "unknown".into() },
+                );
+            }
+        }
+        if let Some(e) = self.first_error.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            return Err(e);
+        }
+        let m = self.handle.metrics.snapshot();
+        Ok(JobReport {
+            name: self.name,
+            records_in: m.records_in,
+            records_late: m.records_late,
+            windows_emitted: m.rows_out,
+            parallelism: self.parallelism,
+            elapsed: self.started.elapsed(),
+        })
+    }
+}
+
+/// Keeps the first real error; a disconnection is only a consequence of another failure.
+fn record(slot: &Mutex<Option<DataflowError>>, e: DataflowError) {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    let replace = match &*slot {
+        None => true,
+        Some(DataflowError::Disconnected { .. }) => !matches!(e, DataflowError::Disconnected { .. }),
+        Some(_) => false,
+    };
+    if replace {
+        *slot = Some(e);
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+/// Starts the tasks of `plan`.
+pub(crate) fn spawn(plan: Plan) -> Result<Job> {
+    let Plan {
+        name,
+        parallelism,
+        batch_size,
+        linger,
+        channel_capacity,
+        idle_timeout,
+        clock,
+        source,
+        time,
+        pre,
+        keyed,
+        sink,
+        sides,
+    } = plan;
+    let schema = source.schema();
+    let time_col = match &time {
+        TimeMode::EventTime { column, .. } => Some(
+            schema
+                .index_of(column)
+                .map_err(|_| DataflowError::Schema(format!("no event-time column `{column}`")))?,
+        ),
+        _ => None,
+    };
+    let readers = source.split(parallelism)?;
+    let sources = readers.len();
+    let keyed_tasks = if keyed.is_some() { parallelism } else { 0 };
+    let mut exchanges = Vec::new();
+    if let Some((keys, _)) = &keyed {
+        for _ in 0..sources {
+            exchanges.push(Exchange::new(&schema, keys, keyed_tasks)?);
+        }
+    }
+    let started = Instant::now();
+    let state = Arc::new(AtomicU8::new(RUNNING));
+    let metrics = Arc::new(Metrics::default());
+    let first_error = Arc::new(Mutex::new(None));
+    let now = clock.now_ms();
+
+    let (sink_tx, sink_rx) = sync_channel::<Envelope>(channel_capacity);
+    let mut keyed_txs = Vec::new();
+    let mut threads = Vec::new();
+    let mut start = |task: String, body: Box<dyn FnOnce() -> Result<()> + Send>| -> Result<()> {
+        let state = Arc::clone(&state);
+        let first_error = Arc::clone(&first_error);
+        let name = task.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("sluice-{task}"))
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| {
+                    Err(DataflowError::TaskPanicked {
+                        task: name.clone(),
+                        message: panic_message(p.as_ref()),
+                    })
+                });
+                if let Err(e) = outcome {
+                    state.store(ABORTED, Ordering::SeqCst);
+                    record(&first_error, e);
+                }
+            })
+            .map_err(|e| DataflowError::InvalidPipeline(format!("cannot start thread {task}: {e}")))?;
+        threads.push((task, thread));
+        Ok(())
+    };
+
+    // Sink task: upstreams are the source tasks, then the keyed tasks.
+    let sink_inputs = sources + keyed_tasks;
+    let sink_task = SinkTask {
+        rx: sink_rx,
+        sink,
+        sides: sides.into_iter().collect::<HashMap<_, _>>(),
+        metrics: Arc::clone(&metrics),
+        clock: Arc::clone(&clock),
+        state: Arc::clone(&state),
+        combiner: WatermarkCombiner::new(sink_inputs, None, now)?,
+        ended: vec![false; sink_inputs],
+        flush_after: linger.max(Duration::from_millis(1)),
+        dirty: false,
+    };
+    start("sink".into(), Box::new(move || sink_task.run()))?;
+
+    if let Some((_, post)) = &keyed {
+        for i in 0..keyed_tasks {
+            let (tx, rx) = sync_channel::<Envelope>(channel_capacity);
+            keyed_txs.push(tx);
+            let ops = post.iter().map(|(n, f)| (n.clone(), f())).collect();
+            let ctx = Context { instance: i, parallelism: keyed_tasks, now, watermark: None };
+            let task = KeyedTask {
+                name: format!("window[{i}]"),
+                index: sources + i,
+                rx,
+                chain: Chain::new(ops, ctx),
+                sink: sink_tx.clone(),
+                clock: Arc::clone(&clock),
+                state: Arc::clone(&state),
+                combiner: WatermarkCombiner::new(sources, None, now)?,
+                ended: vec![false; sources],
+            };
+            start(format!("window[{i}]"), Box::new(move || task.run()))?;
+        }
+    }
+
+    let mut exchanges = exchanges.into_iter();
+    for (i, reader) in readers.into_iter().enumerate() {
+        let downstream = match exchanges.next() {
+            Some(exchange) => Downstream::Keyed { exchange, tasks: keyed_txs.clone(), sink: sink_tx.clone() },
+            None => Downstream::Direct { sink: sink_tx.clone() },
+        };
+        let ops = pre.iter().map(|(n, f)| (n.clone(), f())).collect();
+        let ctx = Context { instance: i, parallelism: sources, now, watermark: None };
+        let task = SourceTask::new(
+            format!("source[{i}]"),
+            i,
+            reader,
+            Chain::new(ops, ctx),
+            downstream,
+            time.clone(),
+            time_col,
+            (batch_size, linger, idle_timeout),
+            Arc::clone(&clock),
+            Arc::clone(&metrics),
+            Arc::clone(&state),
+        )?;
+        start(format!("source[{i}]"), Box::new(move || task.run()))?;
+    }
+    drop(sink_tx);
+    drop(keyed_txs);
+    drop(start);
+
+    Ok(Job { name, parallelism, handle: JobHandle { state, metrics }, threads, first_error, started })
+}
