@@ -61,7 +61,7 @@ impl GroupStore {
     /// # Errors
     /// The directory cannot be created.
     pub(crate) fn open(dir: PathBuf) -> Result<Self> {
-        create_dir_durably(&dir)?;
+        // The directory is created by the first commit, so that a read-only open writes nothing.
         Ok(GroupStore { dir })
     }
 
@@ -101,6 +101,9 @@ impl GroupStore {
     /// The group directory cannot be listed.
     pub fn groups(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
+        if !self.dir.is_dir() {
+            return Ok(names);
+        }
         for entry in fs::read_dir(&self.dir).map_err(LogError::io(&self.dir))? {
             let file_name = entry.map_err(LogError::io(&self.dir))?.file_name();
             // Skips leftover `<group>.json.tmp` (crash mid-write) and `<group>.lock` files, and
@@ -150,6 +153,7 @@ impl GroupStore {
     /// Runs the read-modify-write `f` on `group`'s file while holding the group's exclusive
     /// lock, blocking until other writers (threads or processes) are done.
     fn locked<T>(&self, group: &str, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+        create_dir_durably(&self.dir)?;
         let lock_path = self.dir.join(format!("{group}.lock"));
         // The lock file holds no data, so it needs no fsync. It is never deleted: removing it
         // while another process waits on it would let two writers lock two different inodes.
@@ -203,6 +207,8 @@ mod tests {
 
     fn store() -> TestResult<(GroupStore, tempfile::TempDir)> {
         let tmp = tempfile::tempdir()?;
+        // As after the first commit (a fresh store creates its directory lazily).
+        fs::create_dir(tmp.path().join("groups"))?;
         Ok((GroupStore::open(tmp.path().join("groups"))?, tmp))
     }
 

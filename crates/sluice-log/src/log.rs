@@ -346,4 +346,29 @@ mod tests {
         }
         Ok(())
     }
+
+    #[test]
+    fn a_read_only_open_writes_nothing() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(LogError::io("tempdir"))?;
+        Log::open(tmp.path(), LogOptions::default())?.create_topic("t", TopicConfig::new(1))?;
+        let before: Vec<_> = walk(tmp.path());
+        let log = Log::open(tmp.path(), LogOptions::default().read_only(true))?;
+        assert_eq!(log.topic("t")?.partition_count(), 1);
+        drop(log);
+        assert_eq!(walk(tmp.path()), before);
+        Ok(())
+    }
+
+    fn walk(dir: &Path) -> Vec<(PathBuf, u64)> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            }
+            out.push((e.path(), len));
+        }
+        out.sort();
+        out
+    }
 }

@@ -145,6 +145,15 @@ impl WriterGuard<'_> {
     pub fn append(&mut self, records: &[Record]) -> Result<AppendInfo> {
         self.partition.append_locked(&mut self.writer, records)
     }
+
+    /// Fsyncs everything appended so far, under the held lock.
+    pub fn sync(&mut self) -> Result<()> {
+        let end = self.end();
+        if self.writer.synced_to < end {
+            self.partition.sync_locked(&mut self.writer, end)?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {

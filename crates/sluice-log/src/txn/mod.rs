@@ -289,7 +289,7 @@ impl Drop for Transaction {
 fn commit_staged(log: &Log, staging: &Staging) -> Result<CommitReport> {
     let entries = staging.entries()?;
     let mut staged: BTreeMap<(String, PartitionId), Vec<Record>> = BTreeMap::new();
-    let mut decided = None;
+    let mut decided: Option<Vec<(String, PartitionId, u64, u64)>> = None;
     for e in entries {
         match e {
             Entry::Records { topic, partition, records } => {
@@ -299,10 +299,23 @@ fn commit_staged(log: &Log, staging: &Staging) -> Result<CommitReport> {
             Entry::Commit(bases) => decided = Some(bases),
         }
     }
-    let topics = staged
-        .keys()
-        .map(|(t, _)| log.topic(t).map(|topic| (t.clone(), topic)))
-        .collect::<Result<BTreeMap<_, _>>>()?;
+    let mut topics = BTreeMap::new();
+    for (t, _) in staged.keys() {
+        match log.topic(t) {
+            Ok(topic) => {
+                topics.insert(t.clone(), topic);
+            }
+            // A decided transaction whose topic was deleted since: its share went with the topic.
+            Err(LogError::UnknownTopic(_)) if decided.is_some() => {
+                tracing::warn!(txn = %staging.path().display(), topic = %t, "topic deleted; skipping its share of the commit");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    staged.retain(|(t, _), _| topics.contains_key(t));
+    if let Some(bases) = decided.as_mut() {
+        bases.retain(|(t, ..)| topics.contains_key(t));
+    }
     let mut report = Vec::new();
     {
         let mut guards = Vec::new();
@@ -317,9 +330,16 @@ fn commit_staged(log: &Log, staging: &Staging) -> Result<CommitReport> {
                     .zip(&guards)
                     .map(|(((t, p), recs), g)| (t.clone(), *p, g.end(), recs.len() as u64))
                     .collect();
+                // DURABILITY: the recorded base offsets must not refer to data a power loss could
+                // still take away, so the partitions are synced up to them first.
+                for g in &mut guards {
+                    g.sync()?;
+                }
                 staging.append_entry(&Entry::Commit(bases.clone()))?;
-                // DURABILITY: the commit decision must be on disk before any record is published.
+                // DURABILITY: the commit decision (file data and name) must be on disk before
+                // any record is published.
                 staging.sync()?;
+                fsync_dir(staging.dir())?;
                 bases
             }
         };

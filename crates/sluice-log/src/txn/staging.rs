@@ -11,7 +11,7 @@ use crate::durable::fsync_dir;
 use crate::error::{LogError, Result};
 use crate::format::{
     begin_frame, check_frame, decode_batch, encode_batch, end_frame, Cursor, FileHeader, FileKind,
-    FrameCheck, FILE_HEADER_LEN,
+    FrameCheck, FILE_HEADER_LEN, FRAME_OVERHEAD,
 };
 
 const RECORDS: u8 = 1;
@@ -165,8 +165,17 @@ impl Staging {
         while pos < bytes.len() {
             let len = match check_frame(&bytes[pos..], u32::MAX as usize) {
                 FrameCheck::Complete { len } => len,
-                FrameCheck::Incomplete { .. } => break,
-                FrameCheck::Corrupt { claimed_len, .. } if pos + claimed_len >= bytes.len() => break,
+                // A torn last entry: it was never synced, so nothing was decided by it — unless
+                // a valid entry follows, in which case the damage is corruption, not a tear.
+                FrameCheck::Incomplete { .. } | FrameCheck::Corrupt { .. } if !frame_after(&bytes, pos) => {
+                    break
+                }
+                FrameCheck::Incomplete { .. } => {
+                    return Err(corrupt(
+                        pos,
+                        "entry length runs past the end, yet valid entries follow".into(),
+                    ))
+                }
                 FrameCheck::Corrupt { reason, .. } => return Err(corrupt(pos, reason.into())),
             };
             let entry = parse_entry(&bytes.slice(pos + 8..pos + len)).map_err(|r| corrupt(pos, r.into()))?;
@@ -175,6 +184,13 @@ impl Staging {
         }
         Ok(out)
     }
+}
+
+/// True if a checksum-valid entry starts anywhere after `from` (only on the damaged path).
+fn frame_after(bytes: &[u8], from: usize) -> bool {
+    (from + 1..bytes.len()).any(|p| {
+        matches!(check_frame(&bytes[p..], bytes.len() - p), FrameCheck::Complete { len } if len > FRAME_OVERHEAD)
+    })
 }
 
 fn push_topic(buf: &mut Vec<u8>, topic: &str, partition: PartitionId) {
