@@ -30,7 +30,10 @@ fn env_or(name: &str, default: usize) -> usize {
 fn records(n: usize) -> Vec<Record> {
     let value = vec![b'x'; VALUE];
     (0..n)
-        .map(|i| Record::new(value.clone(), 1_700_000_000_000 + i as i64).with_key(format!("user-{:011}", i % 100_000)))
+        .map(|i| {
+            Record::new(value.clone(), 1_700_000_000_000 + i as i64)
+                .with_key(format!("user-{:011}", i % 100_000))
+        })
         .collect()
 }
 
@@ -135,7 +138,13 @@ fn main() {
     println!("sluice-log bench: {n} records, {VALUE}-byte values, batches of {BATCH}, {mb:.0} MB on disk, {rounds} rounds (median)");
     println!("{:<34} {:>12} {:>14} {:>8}", "case", "MB/s", "records/s", "ratio");
     println!("{:<34} {:>12.0} {:>14} {:>8}", "raw file write, fsync every 1 s", mb / raw_w, "-", "1.00");
-    println!("{:<34} {:>12.0} {:>14.0} {:>8.2}", "log append, Interval(1 s)", mb / app, n as f64 / app, raw_w / app);
+    println!(
+        "{:<34} {:>12.0} {:>14.0} {:>8.2}",
+        "log append, Interval(1 s)",
+        mb / app,
+        n as f64 / app,
+        raw_w / app
+    );
     println!("{:<34} {:>12.0} {:>14} {:>8}", "raw file read (page cache)", mb / raw_r, "-", "1.00");
     println!("{:<34} {:>12.0} {:>14.0} {:>8.2}", "log read, 1 thread", mb / rd, n as f64 / rd, raw_r / rd);
 }

@@ -13,8 +13,9 @@ use crate::error::{LogError, Result};
 pub enum Durability {
     /// Fsync every batch before the append returns. Nothing acknowledged is ever lost.
     EveryBatch,
-    /// Fsync dirty partitions at most this long after they were written (checked on append and
-    /// by a background flusher). A power loss can lose up to one interval of acknowledged data.
+    /// Fsync dirty partitions at most this long after they were written: a background flusher
+    /// fsyncs every half interval, outside the append path. A power loss can lose up to one
+    /// interval of acknowledged data.
     Interval(Duration),
     /// Never fsync on the write path; the OS writes back when it likes. Segments are still
     /// fsynced when they roll and when the log is closed.

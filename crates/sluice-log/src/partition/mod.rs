@@ -352,12 +352,8 @@ impl Partition {
     }
 
     fn apply_durability(&self, w: &mut Writer, end: Offset) -> Result<()> {
-        let due = match self.inner.options.durability {
-            Durability::EveryBatch => true,
-            Durability::Interval(d) => w.last_sync.elapsed() >= d,
-            Durability::Os => false,
-        };
-        if due {
+        // Under `Interval` the log's flusher thread fsyncs (see `flush`), never the append path.
+        if self.inner.options.durability == Durability::EveryBatch {
             self.sync_locked(w, end)?;
         }
         Ok(())
@@ -365,10 +361,15 @@ impl Partition {
 
     fn sync_locked(&self, w: &mut Writer, end: Offset) -> Result<()> {
         let result = self.state_read().segments.last().map_or(Ok(()), Segment::sync);
+        self.record_sync(w, end, result)
+    }
+
+    /// Books the outcome of an fsync that covered everything below `end`.
+    fn record_sync(&self, w: &mut Writer, end: Offset, result: Result<()>) -> Result<()> {
         w.last_sync = Instant::now();
         match result {
             Ok(()) => {
-                w.synced_to = end;
+                w.synced_to = w.synced_to.max(end);
                 Ok(())
             }
             Err(e) => {
@@ -380,29 +381,40 @@ impl Partition {
         }
     }
 
-    /// Fsyncs the active segment if it has unsynced data.
+    /// Fsyncs the active segment if it has unsynced data. Appends continue while the fsync
+    /// runs: the writer lock is held only to find the file and to book the result.
     ///
     /// # Errors
-    /// The fsync failed; the partition is then poisoned.
+    /// The partition is poisoned, or the fsync failed (which poisons it).
     pub fn flush(&self) -> Result<()> {
         if self.inner.options.read_only {
             return Ok(());
         }
+        let (segment_file, segment_path, end) = {
+            let w = self.lock_writer_raw();
+            if let Some(cause) = &w.poisoned {
+                return Err(LogError::Poisoned {
+                    topic: self.inner.topic.clone(),
+                    partition: self.inner.id,
+                    cause: cause.clone(),
+                });
+            }
+            let end = self.end_offset();
+            if w.synced_to >= end {
+                return Ok(());
+            }
+            let st = self.state_read();
+            let Some(active) = st.segments.last() else { return Ok(()) };
+            // Everything below `end` is in this file: a later roll seals (fsyncs) it anyway.
+            (Arc::clone(&active.file), active.path.clone(), end)
+        };
+        // PERF: the fsync runs outside the writer lock so that it does not stall appends.
+        let result = segment_file
+            .sync_data()
+            .inspect_err(|e| tracing::error!(path = %segment_path.display(), "fsync segment: {e}"))
+            .map_err(LogError::io(&segment_path));
         let mut w = self.lock_writer_raw();
-        let end = self.end_offset();
-        if w.poisoned.is_none() && w.synced_to < end {
-            self.sync_locked(&mut w, end)?;
-        }
-        Ok(())
-    }
-
-    /// Flushes if the durability interval has passed since the last fsync (background flusher).
-    pub(crate) fn flush_if_due(&self, interval: Duration) -> Result<()> {
-        let due = self.lock_writer_raw().last_sync.elapsed() >= interval;
-        if due {
-            self.flush()?;
-        }
-        Ok(())
+        self.record_sync(&mut w, end, result)
     }
 
     /// Deletes closed segments beyond the topic's retention. Returns how many were deleted.
