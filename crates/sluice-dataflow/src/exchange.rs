@@ -125,7 +125,9 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut word = [0u8; 8];
-        word.get_mut(..rest.len()).map(|w| w.copy_from_slice(rest));
+        if let Some(w) = word.get_mut(..rest.len()) {
+            w.copy_from_slice(rest);
+        }
         h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
     fmix64(h)

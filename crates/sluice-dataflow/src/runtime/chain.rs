@@ -6,6 +6,9 @@ use crate::error::Result;
 use crate::message::Message;
 use crate::operator::{Collector, Context, Operator};
 
+/// Side-output batches with their port names.
+pub(crate) type SideBatches = Vec<(&'static str, RecordBatch)>;
+
 /// Operators fused on one task: each one's main output is the next one's input.
 pub(crate) struct Chain {
     pub(crate) ops: Vec<(String, Box<dyn Operator>)>,
@@ -19,7 +22,7 @@ impl Chain {
     }
 
     /// Runs `input` through every operator; returns the main output and side outputs.
-    pub(crate) fn run(&mut self, input: Message) -> Result<(Vec<Message>, Vec<(&'static str, RecordBatch)>)> {
+    pub(crate) fn run(&mut self, input: Message) -> Result<(Vec<Message>, SideBatches)> {
         let mut current = vec![input];
         let mut side = Vec::new();
         for (name, op) in &mut self.ops {

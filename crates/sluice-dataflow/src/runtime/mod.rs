@@ -82,6 +82,9 @@ pub enum TimeMode {
 /// Makes one instance of an operator per parallel task.
 pub type OperatorFactory = Arc<dyn Fn() -> Box<dyn Operator> + Send + Sync>;
 
+/// An operator factory with the operator's name.
+pub(crate) type NamedFactory = (String, OperatorFactory);
+
 /// Everything the runtime needs to start a job (built by [`Pipeline`](crate::Pipeline)).
 pub(crate) struct Plan {
     pub(crate) name: String,
@@ -93,9 +96,9 @@ pub(crate) struct Plan {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) source: Box<dyn Source>,
     pub(crate) time: TimeMode,
-    pub(crate) pre: Vec<(String, OperatorFactory)>,
+    pub(crate) pre: Vec<NamedFactory>,
     /// Key columns and the operators after the exchange.
-    pub(crate) keyed: Option<(Vec<String>, Vec<(String, OperatorFactory)>)>,
+    pub(crate) keyed: Option<(Vec<String>, Vec<NamedFactory>)>,
     pub(crate) sink: Box<dyn Sink>,
     pub(crate) sides: Vec<(&'static str, Box<dyn Sink>)>,
 }
@@ -337,7 +340,6 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
     }
     drop(sink_tx);
     drop(keyed_txs);
-    drop(start);
 
     Ok(Job { name, parallelism, handle: JobHandle { state, metrics }, threads, first_error, started })
 }

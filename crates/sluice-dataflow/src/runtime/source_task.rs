@@ -122,9 +122,10 @@ impl SourceTask {
             // Aborted: leave without End; downstream sees the disconnection.
             _ => return Ok(Step::Done),
         }
+        let poll = self.reader.poll(self.batch_size, self.linger).map_err(|e| e.in_operator(&self.name))?;
+        // Read after the poll: the time the rows were read, not when waiting began.
         let now = self.clock.now_ms();
         self.chain.ctx.now = now;
-        let poll = self.reader.poll(self.batch_size, self.linger).map_err(|e| e.in_operator(&self.name))?;
         let mut advanced = None;
         match poll {
             Poll::Batch { partition, batch } => {

@@ -1,7 +1,10 @@
 //! Integration tests of the event-time core: property tests against a naive reference, and
-//! deterministic watermark scenarios.
+//! deterministic watermark scenarios; end-to-end pipelines
+//! (`pipeline`) and runtime behaviour: backpressure, idleness (`runtime`).
 
 mod harness;
+mod pipeline;
 mod props;
 mod reference;
+mod runtime;
 mod watermarks;
