@@ -1,0 +1,100 @@
+//! Line-oriented input shared by [`FileSource`](super::FileSource) and
+//! [`StdinSource`](super::StdinSource): read up to `n` lines into one reused buffer, decode them
+//! together, dead-letter the malformed ones.
+
+use std::io::{BufRead, BufReader, Read};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use sluice_dataflow::Result;
+use sluice_format::{CsvDecoder, JsonDecoder, Position};
+
+use super::file::FileFormat;
+use crate::dead_letter::DeadLetters;
+use crate::error;
+
+/// A JSON-lines or CSV decoder (boxed: both are large, and one is made per file).
+pub(crate) enum LineDecoder {
+    Json(Box<JsonDecoder>),
+    Csv(Box<CsvDecoder>),
+}
+
+impl LineDecoder {
+    pub(crate) fn new(format: FileFormat, schema: SchemaRef, strict: bool) -> Result<Self> {
+        Ok(match format {
+            FileFormat::JsonLines => LineDecoder::Json(Box::new(
+                JsonDecoder::new(schema).map_err(|e| error::format(&e))?.strict(strict),
+            )),
+            FileFormat::Csv { header, delimiter } => LineDecoder::Csv(Box::new(
+                CsvDecoder::new(schema)
+                    .map_err(|e| error::format(&e))?
+                    .header(header)
+                    .delimiter(delimiter)
+                    .strict(strict),
+            )),
+        })
+    }
+}
+
+/// Reads lines from `R` in chunks, numbering them from 1.
+pub(crate) struct Lines<R> {
+    reader: BufReader<R>,
+    /// Return what is buffered rather than block for more lines (for pipes and terminals,
+    /// where the next line may be a long time coming).
+    interactive: bool,
+    /// Number of lines read so far.
+    line: u64,
+    /// The lines of the current chunk, back to back, terminators included.
+    buf: Vec<u8>,
+    /// End of each line in `buf`.
+    ends: Vec<usize>,
+    eof: bool,
+}
+
+impl<R: Read> Lines<R> {
+    pub(crate) fn new(reader: BufReader<R>, interactive: bool) -> Self {
+        Lines { reader, interactive, line: 0, buf: Vec::new(), ends: Vec::new(), eof: false }
+    }
+
+    /// Reads up to `max` lines (fewer at EOF). Returns false once EOF is reached and no line
+    /// was read.
+    pub(crate) fn fill(&mut self, max: usize) -> std::io::Result<bool> {
+        self.buf.clear();
+        self.ends.clear();
+        while !self.eof && self.ends.len() < max {
+            if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
+                self.eof = true;
+            } else {
+                self.ends.push(self.buf.len());
+                if self.interactive && self.reader.buffer().is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(!self.ends.is_empty())
+    }
+
+    /// Decodes the lines of the last [`fill`](Self::fill), with `position(line)` naming each,
+    /// and writes the malformed ones to `dead`.
+    pub(crate) fn decode(
+        &mut self,
+        decoder: &mut LineDecoder,
+        dead: &DeadLetters,
+        position: impl Fn(u64) -> Position,
+    ) -> Result<RecordBatch> {
+        let first = self.line + 1;
+        self.line += self.ends.len() as u64;
+        let buf = &self.buf;
+        let records = self.ends.iter().enumerate().map(|(i, &end)| {
+            let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
+            (position(first + i as u64), buf.get(start..end).unwrap_or_default())
+        });
+        let decoded = match decoder {
+            LineDecoder::Json(d) => d.decode(records),
+            LineDecoder::Csv(d) => d.decode(records),
+        }
+        .map_err(|e| error::format(&e))?;
+        dead.write(&decoded.rejected)?;
+        Ok(decoded.batch)
+    }
+}

@@ -1,0 +1,24 @@
+//! Sources: the embedded log, files and stdin, decoded into the job's Arrow schema.
+//!
+//! Every source is built with the job's schema and decodes its records with `sluice-format`
+//! (JSON lines, or CSV for files). What all of them share:
+//!
+//! - **Partitions.** One source partition per log partition, per file, or one for stdin. The
+//!   runtime's `split(n)` spreads the partitions round-robin over at most `n` readers; a reader
+//!   returns batches of one partition at a time and takes its partitions in turns, so that no
+//!   partition's watermark runs far ahead of the others.
+//! - **Malformed records** go to the source's [`DeadLetters`](crate::DeadLetters) (stderr by
+//!   default) with their position, and the job goes on. With `strict(true)` the first one fails
+//!   the job instead, with an error naming the position.
+//! - **Bounded or not.** Files and stdin end at EOF. A [`LogSource`] is bounded by default (it
+//!   stops at the end offsets it sees when the job starts), or follows the tail forever, or
+//!   follows it until an [`EndOfInput`] is signalled.
+
+mod file;
+mod lines;
+mod log;
+mod stdin;
+
+pub use file::{FileFormat, FileSource};
+pub use log::{EndOfInput, LogSource};
+pub use stdin::StdinSource;
