@@ -301,11 +301,14 @@ fn spawn_flusher(log: Weak<Inner>, stop: Arc<(Mutex<bool>, Condvar)>) -> Option<
             }
         }
         let Some(live) = log.upgrade() else { return };
-        if let Durability::Interval(_) = live.options.durability {
+        let interval = matches!(live.options.durability, Durability::Interval(_));
+        {
             for t in live.all_topics() {
                 for p in t.partitions() {
+                    // Under `Os` only closed segments are sealed here; the rest is the OS's.
+                    let result = if interval { p.flush() } else { p.seal_closed() };
                     // A poisoned partition already reported its failure; it refuses writes.
-                    if let Err(e @ (LogError::Io { .. } | LogError::Corrupt { .. })) = p.flush() {
+                    if let Err(e @ (LogError::Io { .. } | LogError::Corrupt { .. })) = result {
                         tracing::error!(topic = t.name(), partition = %p.id(), "background fsync failed: {e}");
                     }
                 }

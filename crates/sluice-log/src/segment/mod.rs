@@ -331,6 +331,17 @@ impl Segment {
         Ok(())
     }
 
+    /// Closes the index writers without fsyncing anything and returns what a background
+    /// [`PendingSeal::sync`] must fsync to finish sealing the segment.
+    pub fn seal_later(&mut self) -> PendingSeal {
+        PendingSeal {
+            base_offset: self.base_offset,
+            file: Arc::clone(&self.file),
+            path: self.path.clone(),
+            index_files: self.index_writers.take(),
+        }
+    }
+
     /// Fsyncs the log file's data.
     pub fn sync(&self) -> Result<()> {
         self.file
@@ -356,6 +367,32 @@ impl Segment {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(LogError::Io { path: p.clone(), source: e }),
             }
+        }
+        Ok(())
+    }
+}
+
+/// A closed segment whose data and indexes still have to be fsynced.
+#[derive(Debug)]
+pub(crate) struct PendingSeal {
+    /// The segment's base offset.
+    pub base_offset: u64,
+    file: Arc<File>,
+    path: PathBuf,
+    index_files: Option<(File, File)>,
+}
+
+impl PendingSeal {
+    /// Fsyncs the segment and its index files.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .inspect_err(|e| tracing::error!(path = %self.path.display(), "fsync segment: {e}"))
+            .map_err(LogError::io(&self.path))?;
+        if let Some((fi, ft)) = &self.index_files {
+            let (ipath, tpath) = index_paths(&self.path);
+            fi.sync_data().map_err(LogError::io(ipath))?;
+            ft.sync_data().map_err(LogError::io(tpath))?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod model;
 mod partitioner;
 mod read_only;
 mod reads;
+mod recovery_point;
 mod reopen;
 mod retention;
 mod round_trip;

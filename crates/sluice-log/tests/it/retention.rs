@@ -13,10 +13,14 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Bytes of the segment and index files (not the small `recovery-point` bookkeeping file).
 fn disk_bytes(dir: &std::path::Path) -> TestResult<u64> {
     let mut total = 0;
     for e in std::fs::read_dir(partition_dir(dir, "t", 0))? {
-        total += e?.metadata()?.len();
+        let e = e?;
+        if e.path().extension().is_some_and(|x| x == "log" || x == "index" || x == "timeindex") {
+            total += e.metadata()?.len();
+        }
     }
     Ok(total)
 }
