@@ -33,6 +33,13 @@ pub enum Command {
     /// Generate sample data on stdout.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// The streaming demo: generate page views into a topic and count them per URL in
+    /// 5-minute tumbling windows, live.
+    ///
+    /// Uses a fresh temporary data directory (removed at the end) unless --data-dir or
+    /// SLUICE_DATA_DIR is given; there it (re)creates the topics demo_page_views,
+    /// demo_window_counts, demo_late_views and demo_dead_letters.
+    Demo(DemoArgs),
 }
 
 /// `sluice topic ...`
@@ -193,6 +200,24 @@ pub struct PageViewsArgs {
     /// Events per second of event time.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: u64,
+}
+
+/// `sluice demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of page views to generate.
+    #[arg(long, value_name = "N", default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Appends per second of wall time (0 = as fast as possible). At the default a 5-minute
+    /// window of event time closes about every second.
+    #[arg(long, value_name = "EVENTS_PER_SEC", default_value_t = 200_000)]
+    pub rate: u64,
+    /// Parallel window tasks (and at most as many source tasks). Default = number of cores.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallelism: Option<u64>,
+    /// Random seed of the generator: the same seed gives the same events and windows.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - `cli`: the clap types (flags, defaults, help text).
-//! - `cmd`: one module per subcommand (`topic`, `produce`, `consume`, `gen`) and the helpers
+//! - `cmd`: one module per subcommand (`topic`, `produce`, `consume`, `gen`, `demo`) and the helpers
 //!   they share for opening the data directory.
 //! - `json_line`: the one-pass JSON validation and field extraction `produce` runs per line.
 //!
@@ -18,15 +18,21 @@ mod json_line;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, GenCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // `demo` uses a temporary data dir unless one was given (flag or environment).
+    let data_dir_given = matches
+        .value_source("data_dir")
+        .is_some_and(|s| matches!(s, ValueSource::CommandLine | ValueSource::EnvVariable));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging();
-    match run(cli) {
+    match run(cli, data_dir_given) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`| head`): everything it wanted was written.
         Err(e) if cmd::is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -37,13 +43,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
     let dir = cli.data_dir.as_path();
     match cli.command {
         Command::Topic(c) => cmd::topic::run(dir, c),
         Command::Produce(args) => cmd::produce::run(dir, &args),
         Command::Consume(args) => cmd::consume::run(dir, &args),
         Command::Gen(GenCommand::PageViews(args)) => cmd::gen::page_views(&args),
+        Command::Demo(args) => cmd::demo::run(data_dir_given.then_some(dir), &args),
     }
 }
 

@@ -58,8 +58,17 @@ pub fn page_views(args: &PageViewsArgs) -> Result<()> {
     Ok(())
 }
 
-/// The page-view generator.
-struct PageViews {
+/// What [`PageViews::write_next`] wrote, for callers that need more than the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageView {
+    /// The event time, epoch ms.
+    pub(crate) ts: i64,
+    /// Where the URL is in the output buffer.
+    pub(crate) url: std::ops::Range<usize>,
+}
+
+/// The page-view generator (also used by `sluice demo`).
+pub(crate) struct PageViews {
     rng: StdRng,
     /// Paths by popularity rank.
     catalog: Vec<String>,
@@ -74,7 +83,9 @@ struct PageViews {
 }
 
 impl PageViews {
-    fn new(seed: u64, start_ms: i64, rate: u64) -> Self {
+    /// A generator of events starting at event time `start_ms`, `rate` events per second of
+    /// event time.
+    pub(crate) fn new(seed: u64, start_ms: i64, rate: u64) -> Self {
         let weights: Vec<f64> = (1..=CATALOG_SIZE).map(|rank| (rank as f64).powf(-ZIPF_S)).collect();
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
@@ -114,8 +125,8 @@ impl PageViews {
         &self.catalog[rank]
     }
 
-    /// Writes the next event as one JSON line (with its `\n`).
-    fn write_next(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+    /// Appends the next event to `out` as one JSON line (with its `\n`).
+    pub(crate) fn write_next(&mut self, out: &mut Vec<u8>) -> std::io::Result<PageView> {
         let i = self.next;
         self.next += 1;
         let on_time = self
@@ -133,7 +144,9 @@ impl PageViews {
         let pick = self.rng.random_range(0..self.referrer_cdf.last().copied().unwrap_or(1));
         let slot = self.referrer_cdf.partition_point(|&c| c <= pick).min(REFERRERS.len() - 1);
         write!(out, "{{\"ts\":{ts},\"user_id\":{user_id},\"url\":\"")?;
+        let url_start = out.len();
         out.extend_from_slice(self.page().as_bytes());
+        let url = url_start..out.len();
         out.extend_from_slice(b"\",\"referrer\":\"");
         match REFERRERS[slot].0 {
             Some(external) => out.extend_from_slice(external.as_bytes()),
@@ -143,7 +156,7 @@ impl PageViews {
             }
         }
         out.extend_from_slice(b"\"}\n");
-        Ok(())
+        Ok(PageView { ts, url })
     }
 }
 

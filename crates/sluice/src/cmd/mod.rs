@@ -1,5 +1,7 @@
 //! The subcommands, one module each, and how they open the data directory.
 //!
+//! `demo` is the exception to the rules below: it is a writer and a reader in one process.
+//!
 //! Writers (`topic create`, `topic delete`, `produce`) open the log for writing, which takes
 //! `<data-dir>/LOCK`: one writing process per data directory. Readers (`topic list`,
 //! `topic describe`, `consume`) always open it read-only. They take no lock, so they never stop
@@ -7,6 +9,7 @@
 //! log re-reads file sizes); group commits still work, as the group store is process-safe.
 
 pub mod consume;
+pub mod demo;
 pub mod gen;
 pub mod produce;
 pub mod topic;

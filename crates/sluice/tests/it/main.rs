@@ -5,9 +5,11 @@
 //! - `produce_consume`: round trips, keys and partitions, timestamps, groups, metadata.
 //! - `errors`: what the user sees when something is wrong.
 //! - `follow`: a consumer in a second process while a producer holds the data directory.
+//! - `demo`: `sluice demo` runs to the end and its summary accounts for every event.
 //! - `kill`: `kill -9` of a producer leaves exactly a prefix of its input, at least as long as
 //!   what it acknowledged.
 
+mod demo;
 mod errors;
 mod follow;
 mod kill;
