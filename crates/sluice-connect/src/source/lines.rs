@@ -87,7 +87,10 @@ impl<R: Read> Lines<R> {
         let buf = &self.buf;
         let records = self.ends.iter().enumerate().map(|(i, &end)| {
             let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) };
-            (position(first + i as u64), buf.get(start..end).unwrap_or_default())
+            let line = buf.get(start..end).unwrap_or_default();
+            // Without its terminator, so that a dead letter's `raw` is the line as written.
+            let line = line.strip_suffix(b"\n").map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l));
+            (position(first + i as u64), line)
         });
         let decoded = match decoder {
             LineDecoder::Json(d) => d.decode(records),

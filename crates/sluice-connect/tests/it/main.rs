@@ -6,7 +6,11 @@
 //! - `sinks`: stdout/file/log sinks round-trip through the decoders.
 //! - `pipeline`: page views in a topic → per-URL tumbling count → a topic, against a reference.
 
+mod dead_letters;
+mod files;
 mod log_source;
+mod pipeline;
+mod sinks;
 
 use std::sync::Arc;
 use std::time::Duration;
