@@ -215,7 +215,8 @@ pub struct DemoArgs {
     /// Parallel window tasks (and at most as many source tasks). Default = number of cores.
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u64).range(1..))]
     pub parallelism: Option<u64>,
-    /// Random seed of the generator: the same seed gives the same events and windows.
+    /// Random seed of the generator: the same seed gives the same events. (Which few events are
+    /// late may vary a little between runs: it depends on how the partitions' reads interleave.)
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
 }

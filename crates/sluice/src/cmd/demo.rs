@@ -14,9 +14,11 @@
 //!    to `demo_late_views`, malformed records (there are none) to `demo_dead_letters`. When the
 //!    producer is done it signals the end of input: the source reads to the end offsets of that
 //!    moment and ends, the watermark goes to +∞ and the last windows emit.
-//! 3. **Display** (the main thread): a progress bar of events appended and read, and the top 5
-//!    URLs of each window once the watermark has passed its end; plain lines instead when
-//!    stdout is not a terminal. At the end, a summary.
+//! 3. **Display** (the main thread): the top 5 URLs of each window once the watermark has
+//!    passed its end, on stdout, and progress bars of events appended and read on stderr when
+//!    stderr is a terminal (so `sluice demo | tee out.txt` still shows them). Without a
+//!    terminal — CI logs — a plain progress line every second instead. At the end, a summary
+//!    on stdout.
 //!
 //! # End-to-end latency
 //! For each window result batch that reaches the sink, the latency is the wall time from the
@@ -79,7 +81,7 @@ const TOP: usize = 5;
 
 /// Runs `sluice demo`. `data_dir` is `None` unless the user gave one.
 pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
-    let tty = std::io::stdout().is_terminal();
+    let tty = std::io::stderr().is_terminal();
     let temp = match data_dir {
         Some(_) => None,
         None => Some(
@@ -378,19 +380,21 @@ fn produce(
     Ok(())
 }
 
-/// The live output: bars on a terminal, plain lines otherwise.
+/// The live output: bars on stderr if it is a terminal, plain progress lines otherwise; the
+/// window tables on stdout either way.
 struct Display {
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
     events: u64,
+    started: Instant,
     last_line: Instant,
 }
 
 impl Display {
     fn new(tty: bool, events: u64) -> Self {
         let bars = tty.then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{prefix:>9} [{bar:40.cyan/blue}] {human_pos:>10}/{human_len} {per_sec:>14}",
+                "{prefix:>9} [{bar:40.cyan/blue}] {human_pos:>10}/{human_len}  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -399,14 +403,18 @@ impl Display {
             let read = multi.add(ProgressBar::new(events).with_style(style).with_prefix("read"));
             (multi, appended, read)
         });
-        Display { bars, events, last_line: Instant::now() }
+        Display { bars, events, started: Instant::now(), last_line: Instant::now() }
     }
 
     fn progress(&mut self, appended: u64, read: u64) {
         match &self.bars {
             Some((_, a, r)) => {
+                let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+                let per_sec = |n: u64| format!("{}/s", thousands((n as f64 / secs) as u64));
                 a.set_position(appended);
+                a.set_message(per_sec(appended));
                 r.set_position(read);
+                r.set_message(per_sec(read));
             }
             None if self.last_line.elapsed() >= Duration::from_secs(1) => {
                 self.last_line = Instant::now();
@@ -418,19 +426,17 @@ impl Display {
 
     fn print(&self, text: String) {
         match &self.bars {
-            Some((multi, _, _)) => {
-                if multi.println(&text).is_err() {
-                    println!("{text}");
-                }
-            }
+            // Clears the bars, prints, redraws them below.
+            Some((multi, _, _)) => multi.suspend(|| println!("{text}")),
             None => println!("{text}"),
         }
     }
 
     fn finish(&self) {
+        // Leaves the bars where they stopped (after a Ctrl-C they are not full).
         if let Some((_, a, r)) = &self.bars {
-            a.finish();
-            r.finish();
+            a.abandon();
+            r.abandon();
         }
     }
 }
