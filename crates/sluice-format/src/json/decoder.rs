@@ -2,7 +2,7 @@
 //!
 //! Decoding is Arrow's (`arrow_json::reader::Decoder`); this module adds the framing checks
 //! that make one input record one row, and plugs into the reject machinery of
-//! [`crate::reject`].
+//! the crate's `reject` module.
 //!
 //! # What Arrow decides, per type
 //! - `Int64`: JSON integers; floats are truncated (`1.9` → 1), as are numeric strings (`"42"`
