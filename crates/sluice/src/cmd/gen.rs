@@ -283,6 +283,18 @@ mod tests {
     }
 
     #[test]
+    fn write_next_returns_the_event_time_and_where_the_url_is() {
+        let mut g = PageViews::new(3, 1_767_225_600_000, 1000);
+        for _ in 0..100 {
+            let mut line = b"prefix".to_vec();
+            let view = g.write_next(&mut line).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&line[6..]).unwrap();
+            assert_eq!(json["ts"].as_i64(), Some(view.ts));
+            assert_eq!(json["url"].as_str().map(str::as_bytes), Some(&line[view.url]));
+        }
+    }
+
+    #[test]
     fn deterministic_per_seed() {
         assert_eq!(lines(7, 100), lines(7, 100));
         assert_ne!(lines(7, 100), lines(8, 100));
