@@ -27,7 +27,8 @@ fn create(dir: &Path, args: &CreateArgs) -> Result<()> {
     }
     let log = super::open_writer(dir, Durability::default())?;
     let topic = log.create_topic(&args.name, config)?;
-    println!("created topic {} with {} partitions", topic.name(), topic.partition_count());
+    let n = topic.partition_count();
+    println!("created topic {} with {n} partition{}", topic.name(), if n == 1 { "" } else { "s" });
     Ok(())
 }
 
