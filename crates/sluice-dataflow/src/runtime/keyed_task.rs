@@ -1,5 +1,11 @@
-//! A keyed task: receives its share of the keys from every source task, combines their
+//! The keyed stage: receives its share of the keys from every source task, combines their
 //! watermarks (minimum), runs the window operator chain and sends results to the sink.
+//!
+//! A [`KeyedStage`] runs either on the thread of the source task with the same index (fused,
+//! see [`super::source_task`]) or, when there are more keyed slots than source tasks, on a
+//! thread of its own ([`KeyedTask`]). It behaves the same either way: it sees each source
+//! task's messages in the order that task sent them, and its watermark is the minimum over
+//! every source task, so where it runs does not change which rows are late.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -12,37 +18,23 @@ use super::{send, Step, ABORTED};
 use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
 use crate::message::{Envelope, Message, MAIN};
-use crate::time::WatermarkCombiner;
+use crate::time::{TimestampMs, WatermarkCombiner};
 
-pub(crate) struct KeyedTask {
+/// The window operator chain of one key range, with its input watermarks.
+pub(crate) struct KeyedStage {
     pub(crate) name: String,
-    /// This task's index among the sink's upstreams.
+    /// This stage's index among the sink's upstreams.
     pub(crate) index: usize,
-    pub(crate) rx: Receiver<Envelope>,
     pub(crate) chain: Chain,
     pub(crate) sink: SyncSender<Envelope>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) state: Arc<AtomicU8>,
     /// One input per source task; no idle timeout here (sources say `Idle` themselves).
     pub(crate) combiner: WatermarkCombiner,
     pub(crate) ended: Vec<bool>,
 }
 
-impl KeyedTask {
-    pub(crate) fn run(mut self) -> Result<()> {
-        while self.step()? == Step::Continue {}
-        Ok(())
-    }
-
-    /// Handles one message.
-    pub(crate) fn step(&mut self) -> Result<Step> {
-        let Ok(env) = self.rx.recv() else {
-            if self.state.load(Ordering::Relaxed) == ABORTED {
-                return Ok(Step::Done);
-            }
-            return Err(DataflowError::Disconnected { task: self.name.clone() });
-        };
-        let now = self.clock.now_ms();
+impl KeyedStage {
+    /// Handles one message from source task `env.from`; `Done` once every source has ended.
+    pub(crate) fn handle(&mut self, env: Envelope, now: TimestampMs) -> Result<Step> {
         self.chain.ctx.now = now;
         let from = env.from;
         let input = match env.message {
@@ -94,5 +86,31 @@ impl KeyedTask {
             send(&self.sink, Envelope { from: self.index, port: MAIN, message }, &self.name)?;
         }
         Ok(())
+    }
+}
+
+/// A keyed stage on a thread of its own, fed by a channel from every source task.
+pub(crate) struct KeyedTask {
+    pub(crate) rx: Receiver<Envelope>,
+    pub(crate) stage: KeyedStage,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) state: Arc<AtomicU8>,
+}
+
+impl KeyedTask {
+    pub(crate) fn run(mut self) -> Result<()> {
+        while self.step()? == Step::Continue {}
+        Ok(())
+    }
+
+    /// Handles one message.
+    pub(crate) fn step(&mut self) -> Result<Step> {
+        let Ok(env) = self.rx.recv() else {
+            if self.state.load(Ordering::Relaxed) == ABORTED {
+                return Ok(Step::Done);
+            }
+            return Err(DataflowError::Disconnected { task: self.stage.name.clone() });
+        };
+        self.stage.handle(env, self.clock.now_ms())
     }
 }

@@ -3,18 +3,22 @@
 //! # Topology
 //!
 //! ```text
-//!  source task 0 ─┐  (reader + chained stateless ops + exchange)
-//!  source task 1 ─┼─► keyed task 0..N ─► sink task ─► Sink (+ side-output sinks)
-//!  ...            ┘   (window operator)
+//!  task 0: source reader + chained stateless ops + exchange + window stage 0 ─┐
+//!  task 1: source reader + chained stateless ops + exchange + window stage 1 ─┼─► sink task ─► Sink
+//!  ...          (rows of another task's keys go to that task's inbox)         ┘  (+ side outputs)
 //! ```
 //!
 //! - The source's partitions are spread over `min(parallelism, partitions)` source tasks. Each
 //!   keeps a [`BoundedOutOfOrderness`](crate::time::BoundedOutOfOrderness) per partition and a
 //!   [`WatermarkCombiner`](crate::time::WatermarkCombiner) over its partitions (with the idle
 //!   timeout), and after each batch sends the watermark downstream when it advanced.
-//! - The keyed exchange hash-partitions rows by key over `parallelism` keyed tasks; watermarks,
-//!   idleness and the end are broadcast to all of them (and to the sink). A keyed task's
-//!   watermark is the minimum over its source tasks. A job without `key_by` has no keyed tasks.
+//! - The keyed exchange hash-partitions rows by key over `parallelism` keyed stages; watermarks,
+//!   idleness and the end are broadcast to all of them (and to the sink). A keyed stage's
+//!   watermark is the minimum over the source tasks. A job without `key_by` has no keyed stages.
+//! - Keyed stage `i` runs on source task `i`'s thread (operator fusion): its own rows are
+//!   handled in place, with no channel. The stages beyond the number of source tasks (a source
+//!   with fewer partitions than `parallelism`) run on threads of their own. At parallelism 1 the
+//!   whole job is one busy thread plus the sink task, which only writes results.
 //! - Every channel is bounded (`channel_capacity` batches): a slow sink blocks the keyed tasks,
 //!   which block the sources. Memory is bounded by the channel sizes plus operator state.
 //! - Each task is an OS thread running a `step()` loop. Processing time is read only there,
@@ -40,9 +44,9 @@ use std::time::{Duration, Instant};
 pub use metrics::{Metrics, MetricsSnapshot};
 
 use self::chain::Chain;
-use self::keyed_task::KeyedTask;
+use self::keyed_task::{KeyedStage, KeyedTask};
 use self::sink_task::SinkTask;
-use self::source_task::{Downstream, SourceTask};
+use self::source_task::{Downstream, Fused, KeyedRoute, SourceTask};
 use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
 use crate::exchange::Exchange;
@@ -294,31 +298,46 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
     };
     start("sink".into(), Box::new(move || sink_task.run()))?;
 
+    // Keyed stage `i < sources` runs on source task `i`'s thread (fused); the rest, if the
+    // source has fewer partitions than `parallelism`, run on threads of their own.
+    let mut fused = Vec::new();
     if let Some((_, post)) = &keyed {
         for i in 0..keyed_tasks {
             let (tx, rx) = sync_channel::<Envelope>(channel_capacity);
             keyed_txs.push(tx);
             let ops = post.iter().map(|(n, f)| (n.clone(), f())).collect();
             let ctx = Context { instance: i, parallelism: keyed_tasks, now, watermark: None };
-            let task = KeyedTask {
+            let stage = KeyedStage {
                 name: format!("window[{i}]"),
                 index: sources + i,
-                rx,
                 chain: Chain::new(ops, ctx),
                 sink: sink_tx.clone(),
-                clock: Arc::clone(&clock),
-                state: Arc::clone(&state),
                 combiner: WatermarkCombiner::new(sources, None, now)?,
                 ended: vec![false; sources],
             };
-            start(format!("window[{i}]"), Box::new(move || task.run()))?;
+            if i < sources {
+                fused.push(Fused { slot: i, stage, inbox: rx, done: false });
+            } else {
+                let task = KeyedTask { rx, stage, clock: Arc::clone(&clock), state: Arc::clone(&state) };
+                start(format!("window[{i}]"), Box::new(move || task.run()))?;
+            }
         }
     }
 
     let mut exchanges = exchanges.into_iter();
+    let mut fused = fused.into_iter();
     for (i, reader) in readers.into_iter().enumerate() {
         let downstream = match exchanges.next() {
-            Some(exchange) => Downstream::Keyed { exchange, tasks: keyed_txs.clone(), sink: sink_tx.clone() },
+            Some(exchange) => {
+                let fused = fused.next();
+                // No sender to a task's own inbox: it must disconnect when the peers are gone.
+                let tasks = keyed_txs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, tx)| (fused.as_ref().map(|f| f.slot) != Some(k)).then(|| tx.clone()))
+                    .collect();
+                Downstream::Keyed(Box::new(KeyedRoute { exchange, tasks, fused, sink: sink_tx.clone() }))
+            }
             None => Downstream::Direct { sink: sink_tx.clone() },
         };
         let ops = pre.iter().map(|(n, f)| (n.clone(), f())).collect();

@@ -1,9 +1,13 @@
 //! The source task: polls a reader, keeps a watermark per partition, runs the chained stateless
 //! operators, and sends downstream (through the keyed exchange, or straight to the sink).
+//!
+//! With a keyed exchange, the task also runs the keyed stage with its own index ([`Fused`]):
+//! rows of its own keys are handled in place, the others go to the owning task's inbox, and
+//! the task handles its inbox before each poll and whenever a peer's channel is full.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,21 +16,118 @@ use arrow_array::types::{ArrowPrimitiveType, Int64Type, TimestampMillisecondType
 use arrow_array::{Array, PrimitiveArray, RecordBatch};
 
 use super::chain::Chain;
+use super::keyed_task::KeyedStage;
 use super::metrics::Metrics;
-use super::{send, Step, TimeMode, RUNNING, STOPPING};
+use super::{send, Step, TimeMode, ABORTED, RUNNING, STOPPING};
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{DataflowError, Result};
 use crate::exchange::Exchange;
 use crate::message::{Envelope, Message, MAIN};
 use crate::source::{Poll, SourceReader};
-use crate::time::{BoundedOutOfOrderness, ProcessingTime, Watermark, WatermarkCombiner, WatermarkGenerator};
+use crate::time::{
+    BoundedOutOfOrderness, ProcessingTime, TimestampMs, Watermark, WatermarkCombiner, WatermarkGenerator,
+};
 
 /// Where a source task's output goes.
 pub(crate) enum Downstream {
-    /// Hash-partitioned over the keyed tasks; control messages go to all of them and the sink.
-    Keyed { exchange: Exchange, tasks: Vec<SyncSender<Envelope>>, sink: SyncSender<Envelope> },
+    /// Hash-partitioned over the keyed stages; control messages go to all of them and the sink.
+    Keyed(Box<KeyedRoute>),
     /// Straight to the sink task.
     Direct { sink: SyncSender<Envelope> },
+}
+
+/// The keyed exchange of one source task, and the keyed stage fused into it, if any.
+pub(crate) struct KeyedRoute {
+    pub(crate) exchange: Exchange,
+    /// The channel of each keyed stage; `None` for the fused one.
+    pub(crate) tasks: Vec<Option<SyncSender<Envelope>>>,
+    pub(crate) fused: Option<Fused>,
+    pub(crate) sink: SyncSender<Envelope>,
+}
+
+/// A keyed stage run on its source task's thread, with the channel other source tasks use to
+/// send it their rows for its keys.
+pub(crate) struct Fused {
+    pub(crate) slot: usize,
+    pub(crate) stage: KeyedStage,
+    pub(crate) inbox: Receiver<Envelope>,
+    pub(crate) done: bool,
+}
+
+impl Fused {
+    /// Handles whatever the other source tasks have sent; whether there was anything.
+    fn drain(&mut self, now: TimestampMs) -> Result<bool> {
+        let mut any = false;
+        while let Ok(env) = self.inbox.try_recv() {
+            any = true;
+            self.done |= self.stage.handle(env, now)? == Step::Done;
+        }
+        Ok(any)
+    }
+}
+
+/// What a task needs to wait without deadlocking or outliving an aborted job.
+struct Waiting<'a> {
+    name: &'a str,
+    clock: &'a dyn Clock,
+    state: &'a AtomicU8,
+}
+
+/// How long a fused task waits for its own inbox while a peer's channel is full.
+const PEER_WAIT: Duration = Duration::from_micros(50);
+
+impl KeyedRoute {
+    /// Sends `env` to keyed stage `target`: handled in place if it is the fused one, else over
+    /// its channel.
+    ///
+    /// Two fused tasks can each be blocked on the other's full channel, so a fused task never
+    /// blocks on a send: while the peer's channel is full it handles its own inbox, which is
+    /// what lets the peer go on.
+    fn deliver(&mut self, target: usize, mut env: Envelope, w: &Waiting<'_>) -> Result<()> {
+        let Some(fused) = &mut self.fused else {
+            return match self.tasks.get(target) {
+                Some(Some(tx)) => send(tx, env, w.name),
+                _ => Ok(()),
+            };
+        };
+        if fused.slot == target {
+            fused.done |= fused.stage.handle(env, w.clock.now_ms())? == Step::Done;
+            return Ok(());
+        }
+        let Some(Some(tx)) = self.tasks.get(target) else { return Ok(()) };
+        loop {
+            match tx.try_send(env) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(back)) => env = back,
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(DataflowError::Disconnected { task: w.name.to_string() })
+                }
+            }
+            if !fused.drain(w.clock.now_ms())? {
+                if w.state.load(Ordering::Relaxed) == ABORTED {
+                    return Err(DataflowError::Disconnected { task: w.name.to_string() });
+                }
+                match fused.inbox.recv_timeout(PEER_WAIT) {
+                    Ok(env) => fused.done |= fused.stage.handle(env, w.clock.now_ms())? == Step::Done,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+                }
+            }
+        }
+    }
+
+    /// After this task's own input ended: keeps serving the fused stage until every other
+    /// source task has ended too.
+    fn finish_fused(&mut self, w: &Waiting<'_>) -> Result<()> {
+        let Some(fused) = &mut self.fused else { return Ok(()) };
+        while !fused.done {
+            match fused.inbox.recv() {
+                Ok(env) => fused.done = fused.stage.handle(env, w.clock.now_ms())? == Step::Done,
+                Err(_) if w.state.load(Ordering::Relaxed) == ABORTED => return Ok(()),
+                Err(_) => return Err(DataflowError::Disconnected { task: fused.stage.name.clone() }),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One partition's watermark generator.
@@ -122,6 +223,11 @@ impl SourceTask {
             // Aborted: leave without End; downstream sees the disconnection.
             _ => return Ok(Step::Done),
         }
+        if let Downstream::Keyed(route) = &mut self.downstream {
+            if let Some(fused) = &mut route.fused {
+                fused.drain(self.clock.now_ms())?;
+            }
+        }
         let poll = self.reader.poll(self.batch_size, self.linger).map_err(|e| e.in_operator(&self.name))?;
         // Read after the poll: the time the rows were read, not when waiting began.
         let now = self.clock.now_ms();
@@ -195,6 +301,10 @@ impl SourceTask {
             let (out, side) = self.chain.run(msg)?;
             self.route(out, side)?;
         }
+        if let Downstream::Keyed(route) = &mut self.downstream {
+            let w = Waiting { name: &self.name, clock: self.clock.as_ref(), state: &self.state };
+            route.finish_fused(&w)?;
+        }
         Ok(Step::Done)
     }
 
@@ -213,22 +323,20 @@ impl SourceTask {
     fn route(&mut self, out: Vec<Message>, side: Vec<(&'static str, RecordBatch)>) -> Result<()> {
         for (port, batch) in side {
             let sink = match &self.downstream {
-                Downstream::Keyed { sink, .. } | Downstream::Direct { sink } => sink,
+                Downstream::Keyed(route) => &route.sink,
+                Downstream::Direct { sink } => sink,
             };
             send(sink, Envelope { from: self.index, port, message: Message::Data(batch) }, &self.name)?;
         }
         for msg in out {
             match msg {
                 Message::Data(batch) => match &mut self.downstream {
-                    Downstream::Keyed { exchange, tasks, .. } => {
-                        for (target, part) in
-                            exchange.partition(&batch).map_err(|e| e.in_operator("key_by"))?
-                        {
-                            if let Some(tx) = tasks.get(target) {
-                                let env =
-                                    Envelope { from: self.index, port: MAIN, message: Message::Data(part) };
-                                send(tx, env, &self.name)?;
-                            }
+                    Downstream::Keyed(route) => {
+                        let w = Waiting { name: &self.name, clock: self.clock.as_ref(), state: &self.state };
+                        let parts = route.exchange.partition(&batch).map_err(|e| e.in_operator("key_by"))?;
+                        for (target, part) in parts {
+                            let env = Envelope { from: self.index, port: MAIN, message: Message::Data(part) };
+                            route.deliver(target, env, &w)?;
                         }
                     }
                     Downstream::Direct { sink } => {
@@ -245,14 +353,15 @@ impl SourceTask {
         Ok(())
     }
 
-    fn broadcast(&self, msg: &Message) -> Result<()> {
+    fn broadcast(&mut self, msg: &Message) -> Result<()> {
         let env = |message: Message| Envelope { from: self.index, port: MAIN, message };
-        match &self.downstream {
-            Downstream::Keyed { tasks, sink, .. } => {
-                for tx in tasks {
-                    send(tx, env(msg.clone()), &self.name)?;
+        match &mut self.downstream {
+            Downstream::Keyed(route) => {
+                let w = Waiting { name: &self.name, clock: self.clock.as_ref(), state: &self.state };
+                for target in 0..route.tasks.len() {
+                    route.deliver(target, env(msg.clone()), &w)?;
                 }
-                send(sink, env(msg.clone()), &self.name)
+                send(&route.sink, env(msg.clone()), &self.name)
             }
             Downstream::Direct { sink } => send(sink, env(msg.clone()), &self.name),
         }

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use sluice_dataflow::clock::FakeClock;
 use sluice_dataflow::memory::{ChannelSource, CollectSink, VecSource};
-use sluice_dataflow::ops::count;
+use sluice_dataflow::ops::{count, max, sum};
 use sluice_dataflow::sink::Sink;
 use sluice_dataflow::time::Watermark;
 use sluice_dataflow::window::WindowSpec;
 use sluice_dataflow::Pipeline;
 
-use crate::pipeline::{events, schema, to_batches};
+use crate::pipeline::{events, reference, schema, table, to_batches, WINDOW};
 
 /// Blocks every write until opened.
 #[derive(Clone, Default)]
@@ -148,4 +148,34 @@ fn stop_ends_an_unbounded_job_and_flushes_windows() {
     let report = job.join().expect("join");
     assert_eq!(report.windows_emitted, 2);
     assert!(out.is_finished());
+}
+
+#[test]
+fn fused_tasks_do_not_deadlock_on_full_channels() {
+    // Each source task runs its own window stage and sends the other keys to its peers. With
+    // one-batch channels and tiny batches every peer channel is full most of the time: a task
+    // blocked on a full peer must keep serving its own inbox, or two tasks wait on each other.
+    let parts = events(4, 20_000, 1_000, 3);
+    let all: Vec<_> = parts.iter().flatten().cloned().collect();
+    let (expected, _) = reference(&[all], 60_000);
+    for parallelism in [2, 3, 4] {
+        let source =
+            VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 16)).collect()).expect("source");
+        let out = CollectSink::new();
+        let report = Pipeline::new("full_channels")
+            .parallelism(parallelism)
+            .batch_size(16)
+            .channel_capacity(1)
+            .source(source)
+            .event_time("ts", Duration::from_secs(60))
+            .key_by(["url"])
+            .window(WindowSpec::tumbling(WINDOW).expect("spec"))
+            .aggregate([count().as_("views"), sum("bytes").as_("bytes"), max("bytes")])
+            .sink(out.clone())
+            .run()
+            .expect("run");
+        assert_eq!(report.records_in, 80_000);
+        assert_eq!(report.records_late, 0);
+        assert_eq!(table(&out.batches()), expected, "parallelism {parallelism}");
+    }
 }
