@@ -2,7 +2,8 @@
 //! through the `Pipeline` at parallelism 1 and 2, next to the simplest hand-written loop over
 //! the same batches (the practical limit).
 //!
-//! `cargo bench -p sluice-dataflow --bench pageviews` (set `EVENTS=1000000` for a quick run).
+//! `cargo bench -p sluice-dataflow --bench pageviews` (set `EVENTS=1000000` for a quick run,
+//! `PARALLELISM=1,2,4` for other parallelisms).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use sluice_dataflow::exchange::Exchange;
 use sluice_dataflow::memory::{CollectSink, VecSource};
 use sluice_dataflow::ops::count;
 use sluice_dataflow::window::WindowSpec;
@@ -80,6 +82,42 @@ fn hand_loop(batches: &[RecordBatch]) -> (usize, u64) {
     (counts.len(), counts.values().sum())
 }
 
+/// The same loop on two threads, each over half the batches with its own map, merged at the
+/// end: how much this machine's second core can add, with no exchange at all.
+fn hand_loop_2<'a>(batches: &'a [RecordBatch]) -> (usize, u64) {
+    let (left, right) = batches.split_at(batches.len() / 2);
+    let count = |part: &'a [RecordBatch]| {
+        let mut counts: HashMap<(i64, &'a str), u64> = HashMap::new();
+        for b in part {
+            let urls = b.column(0).as_string::<i32>();
+            let ts = b.column(1).as_primitive::<Int64Type>().values();
+            for (url, &ts) in urls.iter().zip(ts) {
+                let start = ts - ts.rem_euclid(WINDOW);
+                *counts.entry((start, url.unwrap_or(""))).or_insert(0) += 1;
+            }
+        }
+        counts
+    };
+    let (mut a, b) = std::thread::scope(|s| {
+        let other = s.spawn(|| count(right));
+        (count(left), other.join().expect("thread"))
+    });
+    for (k, v) in b {
+        *a.entry(k).or_insert(0) += v;
+    }
+    (a.len(), a.values().sum())
+}
+
+/// The keyed exchange alone: every batch hashed by URL and split over 2 targets, as each
+/// source task does at parallelism 2. Returns the rows out, which must equal the rows in.
+fn exchange_alone(batches: &[RecordBatch]) -> usize {
+    let mut exchange = Exchange::new(&batches[0].schema(), &["url".to_string()], 2).expect("exchange");
+    batches
+        .iter()
+        .map(|b| exchange.partition(b).expect("partition").iter().map(|(_, p)| p.num_rows()).sum::<usize>())
+        .sum()
+}
+
 fn pipeline(batches: &[RecordBatch], parallelism: usize) -> (usize, u64) {
     // Two source partitions (alternate batches), as two log partitions would be.
     let mut parts = vec![Vec::new(), Vec::new()];
@@ -112,6 +150,16 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, start.elapsed().as_secs_f64())
 }
 
+/// CPU time of the whole process so far (user + system, every thread), from `/proc/self/stat`
+/// in clock ticks of 10 ms; `None` off Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 fn main() {
     let n: usize = std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let (batches, gen) = time(|| generate(n));
@@ -127,19 +175,46 @@ fn main() {
     };
     let (loop_out, loop_s) = best(&|| hand_loop(&batches));
     println!("hand-written loop:      {:7.2} M events/s  ({} windows x keys)", rate(loop_s), loop_out.0);
-    let (p1_out, p1_s) = best(&|| pipeline(&batches, 1));
+    let (loop2_out, loop2_s) = best(&|| hand_loop_2(&batches));
     println!(
-        "pipeline parallelism 1: {:7.2} M events/s  ({:.0}% of the loop)",
-        rate(p1_s),
-        100.0 * loop_s / p1_s
+        "hand-written loop, 2 threads: {:7.2} M events/s  ({:.2}x the loop; no exchange)",
+        rate(loop2_s),
+        loop_s / loop2_s
     );
-    let (p2_out, p2_s) = best(&|| pipeline(&batches, 2));
+    assert_eq!(loop2_out, loop_out, "the 2-thread loop differs from the loop");
+    let (rows, ex_s) = best(&|| (exchange_alone(&batches), 0));
+    assert_eq!(rows.0, n);
     println!(
-        "pipeline parallelism 2: {:7.2} M events/s  ({:.2}x parallelism 1, {:.0}% of the loop)",
-        rate(p2_s),
-        p1_s / p2_s,
-        100.0 * loop_s / p2_s
+        "keyed exchange alone, 2 targets: {:7.2} M events/s ({:.1} ns/event)",
+        rate(ex_s),
+        ex_s / n as f64 * 1e9
     );
-    assert_eq!(p1_out, loop_out, "parallelism 1 differs from the loop");
-    assert_eq!(p2_out, loop_out, "parallelism 2 differs from the loop");
+    let mut p1_s = None;
+    for parallelism in parallelisms() {
+        let cpu_before = cpu_seconds();
+        let wall = Instant::now();
+        let (out, secs) = best(&|| pipeline(&batches, parallelism));
+        let busy = cpu_before
+            .zip(cpu_seconds())
+            .map(|(a, b)| format!(", {:.2} cores busy", (b - a) / wall.elapsed().as_secs_f64()))
+            .unwrap_or_default();
+        let scaling = p1_s.map(|p1: f64| format!("{:.2}x parallelism 1, ", p1 / secs)).unwrap_or_default();
+        println!(
+            "pipeline parallelism {parallelism}: {:7.2} M events/s  ({scaling}{:.0}% of the loop{busy})",
+            rate(secs),
+            100.0 * loop_s / secs
+        );
+        if parallelism == 1 {
+            p1_s = Some(secs);
+        }
+        assert_eq!(out, loop_out, "parallelism {parallelism} differs from the loop");
+    }
+}
+
+/// The parallelisms to run: `PARALLELISM=1,2,4` (default 1,2).
+fn parallelisms() -> Vec<usize> {
+    std::env::var("PARALLELISM")
+        .ok()
+        .map(|v| v.split(',').filter_map(|p| p.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2])
 }
