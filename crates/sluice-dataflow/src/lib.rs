@@ -14,8 +14,10 @@
 //!
 //! # Example
 //!
-//! Page views per URL in 5-minute tumbling windows, with a count and the number of distinct
-//! users in one accumulator:
+//! The whole job through the [`Pipeline`] builder — source, event time, key, window, sink and
+//! late output — is `examples/pageviews.rs` (`cargo run -p sluice-dataflow --example pageviews`).
+//! Below, the window state on its own: page views per URL in 5-minute tumbling windows, with a
+//! count and the number of distinct users in one accumulator:
 //!
 //! ```
 //! use sluice_dataflow::aggregate::{Count, CountDistinct};
