@@ -316,7 +316,7 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
                 ended: vec![false; sources],
             };
             if i < sources {
-                fused.push(Fused { slot: i, stage, inbox: rx, done: false });
+                fused.push(Fused { slot: i, stage, inbox: rx, peers: sources > 1, done: false });
             } else {
                 let task = KeyedTask { rx, stage, clock: Arc::clone(&clock), state: Arc::clone(&state) };
                 start(format!("window[{i}]"), Box::new(move || task.run()))?;
