@@ -72,8 +72,8 @@ struct Bound_ {
 }
 
 enum Keyed {
-    Str(WindowAggregator<String, RowAggs>),
-    Rows(WindowAggregator<Vec<u8>, RowAggs>, RowConverter),
+    Str(WindowAggregator<String, RowAggs, ahash::RandomState>),
+    Rows(WindowAggregator<Vec<u8>, RowAggs, ahash::RandomState>, RowConverter),
 }
 
 impl WindowAggregate {
