@@ -219,6 +219,18 @@ pub struct DemoArgs {
     /// late may vary a little between runs: it depends on how the partitions' reads interleave.)
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
+    /// Tumbling window size in ms of event time (latency benchmark: 1000).
+    #[arg(long, value_name = "MS", default_value_t = 300_000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub window_ms: i64,
+    /// Out-of-orderness bound of the watermark, in ms. A window closes this long (of event
+    /// time) after its end.
+    #[arg(long, value_name = "MS", default_value_t = 5_000, value_parser = clap::value_parser!(i64).range(0..))]
+    pub bound_ms: i64,
+    /// Real-time event time, for the latency benchmark: each event's time is the wall clock
+    /// when it is generated (in order, no late events), instead of compressed event time.
+    /// Use with a non-zero `--rate`.
+    #[arg(long)]
+    pub realtime: bool,
 }
 
 #[cfg(test)]

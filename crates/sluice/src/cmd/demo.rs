@@ -30,6 +30,19 @@
 //! from the moment the producer signalled it. Each keyed task emits its part of a window
 //! separately, so a window gives up to `--parallelism` samples. Ctrl-C stops the producer and
 //! the job cleanly (every open window emits), and the summary is printed all the same.
+//!
+//! The latency excludes the watermark bound (`--bound-ms`, 5 s by default): a window's end is
+//! only passed once events `bound` later than it have been appended, so in real time a result
+//! comes `bound` + this latency after the window's end.
+//!
+//! # Latency benchmark (issue 3, item 8b)
+//! `--realtime` makes event time the wall clock at generation (in order, no late events; the
+//! generator's disorder is off), `--window-ms 1000` gives 1-second windows and `--bound-ms`
+//! sets the bound. In that mode the summary adds a second measure, the **last-event latency**:
+//! for each result batch and window, the wall time from the append that held the window's last
+//! event (the last append with an event before the window's end) to the sink. It includes the
+//! wait for the next append, the one that moves the watermark (at bound 0, the pacing interval:
+//! appends are `rate / 200` events, about 5 ms apart), and the bound itself.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -67,14 +80,10 @@ const LATE: &str = "demo_late_views";
 const DEAD: &str = "demo_dead_letters";
 /// Partitions of the input topic.
 const PARTITIONS: u32 = 4;
-/// Tumbling window size: 5 minutes of event time.
-const WINDOW_MS: i64 = 5 * 60_000;
-/// Out-of-orderness bound of the watermark.
-const BOUND_MS: i64 = 5_000;
 /// Event time of the first event: 2026-01-01T00:00:00Z.
 const START_MS: i64 = 1_767_225_600_000;
-/// Events per window of event time. At the default `--rate` of 200 000/s a window closes about
-/// every second of wall time.
+/// Events per 5-minute window of event time (compressed event time, any `--window-ms`). At the
+/// default `--rate` of 200 000/s a 5-minute window closes about every second of wall time.
 const EVENTS_PER_WINDOW: u64 = 200_000;
 /// URLs shown per window.
 const TOP: usize = 5;
@@ -103,9 +112,12 @@ pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
         .map_or_else(|| thread::available_parallelism().map_or(1, std::num::NonZero::get), |p| p as usize);
 
     println!(
-        "sluice demo: {} page views at {}, per-URL counts in 5-minute tumbling windows (watermark: 5 s out of order), parallelism {parallelism}",
+        "sluice demo: {} page views at {}, per-URL counts in {} tumbling windows (watermark: {} out of order), parallelism {parallelism}{}",
         thousands(args.events),
         if args.rate == 0 { "full speed".to_string() } else { format!("{} events/s", thousands(args.rate)) },
+        span(args.window_ms, "-"),
+        span(args.bound_ms, " "),
+        if args.realtime { ", real-time event time" } else { "" },
     );
     println!(
         "data dir: {}{}",
@@ -113,7 +125,7 @@ pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
         if temp.is_some() { " (temporary, removed at the end)" } else { "" }
     );
 
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared { window_ms: args.window_ms, ..Shared::default() });
     let end = EndOfInput::new();
     let dead = DeadLetters::topic(&log, DEAD)?;
     let source = LogSource::new(&log, INPUT, schema())?.follow_until(end.clone()).dead_letters(dead.clone());
@@ -124,9 +136,9 @@ pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
     let job = Pipeline::new("page_view_counts")
         .parallelism(parallelism)
         .source(source)
-        .event_time("ts", Duration::from_millis(BOUND_MS as u64))
+        .event_time("ts", Duration::from_millis(args.bound_ms.unsigned_abs()))
         .key_by(["url"])
-        .window(WindowSpec::tumbling(WINDOW_MS)?)
+        .window(WindowSpec::tumbling(args.window_ms)?)
         .aggregate([count().as_("views")])
         .sink(sink)
         .late_output(LogSink::new(&log, LATE)?.timestamp_column("ts"))
@@ -141,10 +153,16 @@ pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
 
     let started = Instant::now();
     let producer = {
-        let (shared, end, events, rate, seed) =
-            (Arc::clone(&shared), end.clone(), args.events, args.rate, args.seed);
+        let (shared, end) = (Arc::clone(&shared), end.clone());
+        let params = Produce {
+            events: args.events,
+            rate: args.rate,
+            seed: args.seed,
+            bound_ms: args.bound_ms,
+            realtime: args.realtime,
+        };
         thread::Builder::new().name("demo-producer".into()).spawn(move || {
-            let outcome = produce(&input, &shared, &end, events, rate, seed);
+            let outcome = produce(&input, &shared, &end, &params);
             if outcome.is_err() {
                 shared.stop.store(true, Ordering::SeqCst);
             }
@@ -172,7 +190,7 @@ pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
         let metrics = handle.metrics().snapshot();
         display.progress(shared.appended.load(Ordering::Relaxed), metrics.records_in);
         for (end, window) in shared.take_closed(metrics.watermark.get()) {
-            display.print(window.table(end));
+            display.print(window.table(end, shared.window_ms));
         }
     };
     let elapsed = started.elapsed();
@@ -182,10 +200,10 @@ pub fn run(data_dir: Option<&Path>, args: &DemoArgs) -> Result<()> {
     produced.context("the producer failed")?;
     display.progress(shared.appended.load(Ordering::Relaxed), report.records_in);
     for (end, window) in shared.take_closed(i64::MAX) {
-        display.print(window.table(end));
+        display.print(window.table(end, shared.window_ms));
     }
     display.finish();
-    summary(&shared, &report, &dead, elapsed, &dir, temp.is_some());
+    summary(&shared, &report, &dead, elapsed, &dir, temp.is_some(), args.realtime);
     drop(log);
     Ok(())
 }
@@ -215,6 +233,8 @@ fn fresh_topics(log: &Log) -> Result<Topic> {
 /// What the producer, the sink and the display share.
 #[derive(Default)]
 struct Shared {
+    /// Window size, ms (for the display).
+    window_ms: i64,
     /// Events appended so far.
     appended: AtomicU64,
     /// Ctrl-C, or the producer failed: stop everything.
@@ -222,6 +242,9 @@ struct Shared {
     /// After each append that moved it: (the watermark the log's contents allow, when).
     /// Increasing in both.
     closes: Mutex<Vec<(i64, Instant)>>,
+    /// `--realtime` only: after each append, (the smallest event time in it, when). Increasing
+    /// in both, as event time is the wall clock.
+    appends: Mutex<Vec<(i64, Instant)>>,
     /// When the producer signalled the end of input.
     ended_at: Mutex<Option<Instant>>,
     results: Mutex<Results>,
@@ -238,6 +261,9 @@ struct Results {
     views: u64,
     /// One sample per (result batch, window), in µs.
     latencies_us: Vec<u64>,
+    /// `--realtime` only: one sample per (result batch, window), from the append of the
+    /// window's last event, in µs.
+    last_event_us: Vec<u64>,
 }
 
 /// One window's counts per URL.
@@ -257,6 +283,13 @@ impl Shared {
         let closes = lock(&self.closes);
         let i = closes.partition_point(|(wm, _)| *wm < window_end);
         closes.get(i).map(|(_, at)| *at).or(*lock(&self.ended_at))
+    }
+
+    /// `--realtime` only: when the last append holding an event before `window_end` happened.
+    fn last_event(&self, window_end: i64) -> Option<Instant> {
+        let appends = lock(&self.appends);
+        let i = appends.partition_point(|(min_ts, _)| *min_ts < window_end);
+        i.checked_sub(1).and_then(|i| appends.get(i)).map(|(_, at)| *at)
     }
 
     /// Removes and returns the windows whose end the watermark has reached: every keyed task
@@ -312,7 +345,15 @@ impl Sink for DemoSink {
             .filter_map(|at| arrived.checked_duration_since(at))
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
             .collect();
-        lock(&self.shared.results).latencies_us.extend(samples);
+        let last_event: Vec<u64> = seen
+            .iter()
+            .filter_map(|&end| self.shared.last_event(end))
+            .filter_map(|at| arrived.checked_duration_since(at))
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            .collect();
+        let mut results = lock(&self.shared.results);
+        results.latencies_us.extend(samples);
+        results.last_event_us.extend(last_event);
         Ok(())
     }
 
@@ -325,17 +366,29 @@ impl Sink for DemoSink {
     }
 }
 
-/// Appends `events` generated page views to `topic`, `rate` per second (0 = unpaced), then
-/// signals the end of input (unless stopped).
-fn produce(
-    topic: &Topic,
-    shared: &Shared,
-    end: &EndOfInput,
+/// What the producer does.
+struct Produce {
     events: u64,
+    /// Appends per second, 0 = unpaced.
     rate: u64,
     seed: u64,
-) -> Result<()> {
-    let event_rate = EVENTS_PER_WINDOW * 1000 / WINDOW_MS as u64;
+    bound_ms: i64,
+    /// Event time = wall clock at generation.
+    realtime: bool,
+}
+
+/// The wall clock in epoch ms.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Appends `events` generated page views to `topic`, `rate` per second (0 = unpaced), then
+/// signals the end of input (unless stopped).
+fn produce(topic: &Topic, shared: &Shared, end: &EndOfInput, params: &Produce) -> Result<()> {
+    let &Produce { events, rate, seed, bound_ms, realtime } = params;
+    let event_rate = EVENTS_PER_WINDOW * 1000 / (5 * 60_000);
     let mut generator = PageViews::new(seed, START_MS, event_rate);
     // Small appends when paced (about 200 a second), so that pacing is smooth.
     let batch = if rate == 0 { 5000 } else { (rate / 200).clamp(100, 5000) };
@@ -347,9 +400,15 @@ fn produce(
     while appended < events && !shared.stop.load(Ordering::Relaxed) {
         let n = batch.min(events - appended);
         let mut records = Vec::with_capacity(n as usize);
+        let mut min_ts = i64::MAX;
         for _ in 0..n {
             line.clear();
-            let view = generator.write_next(&mut line)?;
+            let view = if realtime {
+                generator.write_at(&mut line, now_ms())?
+            } else {
+                generator.write_next(&mut line)?
+            };
+            min_ts = min_ts.min(view.ts);
             let url = line.get(view.url.clone()).unwrap_or_default();
             let p = partition_for_key(url, PARTITIONS).0 as usize;
             if let Some(max) = max_ts.get_mut(p) {
@@ -359,9 +418,12 @@ fn produce(
             records.push(Record::new(value.to_vec(), view.ts).with_key(url.to_vec()));
         }
         topic.append(records)?;
+        if realtime {
+            lock(&shared.appends).push((min_ts, Instant::now()));
+        }
         appended += n;
         shared.appended.store(appended, Ordering::Relaxed);
-        let wm = max_ts.iter().copied().min().unwrap_or(i64::MIN).saturating_sub(BOUND_MS);
+        let wm = max_ts.iter().copied().min().unwrap_or(i64::MIN).saturating_sub(bound_ms);
         if wm > last_wm {
             last_wm = wm;
             lock(&shared.closes).push((wm, Instant::now()));
@@ -443,14 +505,17 @@ impl Display {
 
 impl Window {
     /// The window's top URLs as a small table.
-    fn table(&self, end: i64) -> String {
+    fn table(&self, end: i64, window_ms: i64) -> String {
         let total: u64 = self.counts.values().sum();
         let mut top: Vec<(&String, &u64)> = self.counts.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let mut out = format!(
             "window {} – {}  {} views, {} URLs",
-            clock(self.start, "%Y-%m-%d %H:%M"),
-            clock(end, "%H:%M"),
+            clock(
+                self.start,
+                if window_ms % 60_000 == 0 { "%Y-%m-%d %H:%M" } else { "%Y-%m-%d %H:%M:%S%.3f" }
+            ),
+            clock(end, if window_ms % 60_000 == 0 { "%H:%M" } else { "%H:%M:%S%.3f" }),
             thousands(total),
             thousands(self.counts.len() as u64)
         );
@@ -470,15 +535,19 @@ fn summary(
     elapsed: Duration,
     dir: &Path,
     temp: bool,
+    realtime: bool,
 ) {
     let results = lock(&shared.results);
     let appended = shared.appended.load(Ordering::Relaxed);
     let secs = elapsed.as_secs_f64();
     let mut latencies = results.latencies_us.clone();
     latencies.sort_unstable();
-    let percentile = |p: usize| {
-        latencies
-            .get((latencies.len().saturating_sub(1)) * p / 100)
+    let mut last_event = results.last_event_us.clone();
+    last_event.sort_unstable();
+    // Nearest rank at or below: p in thousandths.
+    let percentile = |sorted: &[u64], p: usize| {
+        sorted
+            .get((sorted.len().saturating_sub(1)) * p / 1000)
             .map_or_else(|| "n/a".to_string(), |us| format!("{:.1} ms", *us as f64 / 1000.0))
     };
     let where_ = if temp { " (in the temporary data dir)" } else { "" };
@@ -499,12 +568,24 @@ fn summary(
     let check = if counted == report.records_in { "= events read" } else { "!= events read" };
     println!("counts + late:        {counted} ({check})");
     println!("dead letters:         {} -> topic {DEAD}{where_}", dead.count());
-    println!("latency p50:          {}", percentile(50));
-    println!("latency p99:          {}", percentile(99));
+    println!("latency p50:          {}", percentile(&latencies, 500));
+    println!("latency p99:          {}", percentile(&latencies, 990));
+    println!("latency p99.9:        {}", percentile(&latencies, 999));
+    println!("latency max:          {}", percentile(&latencies, 1000));
     println!(
         "latency samples:      {} (append that moved the watermark past a window's end -> that window's result at the sink)",
         latencies.len()
     );
+    if realtime {
+        println!("last-event p50:       {}", percentile(&last_event, 500));
+        println!("last-event p99:       {}", percentile(&last_event, 990));
+        println!("last-event p99.9:     {}", percentile(&last_event, 999));
+        println!("last-event max:       {}", percentile(&last_event, 1000));
+        println!(
+            "last-event samples:   {} (append of a window's last event -> that window's result at the sink; includes the bound)",
+            last_event.len()
+        );
+    }
     if temp {
         println!("data dir:             {} (removed; pass --data-dir DIR to keep it)", dir.display());
     } else {
@@ -512,6 +593,17 @@ fn summary(
             "data dir:             {} (try: sluice --data-dir {0} consume {COUNTS} --max 5)",
             dir.display()
         );
+    }
+}
+
+/// A duration in ms for the header: `5-minute`, `1-second`, `5 s`, `250 ms`; `sep` joins the
+/// number and the unit.
+fn span(ms: i64, sep: &str) -> String {
+    match ms {
+        m if m > 0 && m % 60_000 == 0 => format!("{}{sep}minute", m / 60_000),
+        m if m > 0 && m % 1000 == 0 && sep == "-" => format!("{}-second", m / 1000),
+        m if m > 0 && m % 1000 == 0 => format!("{} s", m / 1000),
+        m => format!("{m} ms"),
     }
 }
 

@@ -139,7 +139,12 @@ impl PageViews {
             let u: f64 = self.rng.random();
             (u * u * u * MAX_JITTER_MS) as i64
         };
-        let ts = on_time - delay;
+        self.write_at(out, on_time - delay)
+    }
+
+    /// Appends an event at exactly event time `ts` (no disorder, never late) to `out` as one
+    /// JSON line (with its `\n`). For `sluice demo --realtime`, where `ts` is the wall clock.
+    pub(crate) fn write_at(&mut self, out: &mut Vec<u8>, ts: i64) -> std::io::Result<PageView> {
         let user_id = self.rng.random_range(1..=USERS);
         let pick = self.rng.random_range(0..self.referrer_cdf.last().copied().unwrap_or(1));
         let slot = self.referrer_cdf.partition_point(|&c| c <= pick).min(REFERRERS.len() - 1);
