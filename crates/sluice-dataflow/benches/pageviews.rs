@@ -6,6 +6,7 @@
 //! `PARALLELISM=1,2,4` for other parallelisms).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,9 +69,10 @@ fn generate(n: usize) -> Vec<RecordBatch> {
     batches
 }
 
-/// The simplest hand-written loop: a hash map from (window start, url) to count.
-fn hand_loop(batches: &[RecordBatch]) -> (usize, u64) {
-    let mut counts: HashMap<(i64, &str), u64> = HashMap::new();
+/// The simplest hand-written loop: a hash map from (window start, url) to count, with the
+/// hasher `S` (std's SipHash, or ahash as the pipeline's window state uses).
+fn hand_loop<S: BuildHasher + Default>(batches: &[RecordBatch]) -> (usize, u64) {
+    let mut counts: HashMap<(i64, &str), u64, S> = HashMap::default();
     for b in batches {
         let urls = b.column(0).as_string::<i32>();
         let ts = b.column(1).as_primitive::<Int64Type>().values();
@@ -173,8 +175,11 @@ fn main() {
         }
         best
     };
-    let (loop_out, loop_s) = best(&|| hand_loop(&batches));
+    let (loop_out, loop_s) = best(&|| hand_loop::<RandomState>(&batches));
     println!("hand-written loop:      {:7.2} M events/s  ({} windows x keys)", rate(loop_s), loop_out.0);
+    let (ahash_out, ahash_s) = best(&|| hand_loop::<ahash::RandomState>(&batches));
+    println!("hand-written loop, ahash (the pipeline's hasher): {:7.2} M events/s", rate(ahash_s));
+    assert_eq!(ahash_out, loop_out, "the ahash loop differs from the loop");
     let (loop2_out, loop2_s) = best(&|| hand_loop_2(&batches));
     println!(
         "hand-written loop, 2 threads: {:7.2} M events/s  ({:.2}x the loop; no exchange)",
@@ -200,9 +205,10 @@ fn main() {
             .unwrap_or_default();
         let scaling = p1_s.map(|p1: f64| format!("{:.2}x parallelism 1, ", p1 / secs)).unwrap_or_default();
         println!(
-            "pipeline parallelism {parallelism}: {:7.2} M events/s  ({scaling}{:.0}% of the loop{busy})",
+            "pipeline parallelism {parallelism}: {:7.2} M events/s  ({scaling}{:.0}% of the loop, {:.0}% of the ahash loop{busy})",
             rate(secs),
-            100.0 * loop_s / secs
+            100.0 * loop_s / secs,
+            100.0 * ahash_s / secs
         );
         if parallelism == 1 {
             p1_s = Some(secs);
