@@ -331,6 +331,29 @@ impl Segment {
         Ok(())
     }
 
+    /// Read-only mode: extends the segment with the whole batches another process appended
+    /// since it was last read, indexing them as the writer does so that reads near the tail
+    /// seek instead of rescanning from the last entry known at open. A batch still being
+    /// written is left for the next call.
+    pub fn catch_up(&mut self, index_interval: u32) -> Result<()> {
+        let len = self.file.metadata().map_err(LogError::io(&self.path))?.len();
+        if len <= self.size {
+            return Ok(());
+        }
+        let (base, mut max_ts, mut next) = (self.base_offset, self.max_ts, self.next_offset);
+        let (idx, since) = (&mut self.index, &mut self.bytes_since_index);
+        let end = scan_batches(&self.file, &self.path, self.size, len, self.next_offset, |pos, h| {
+            push_index_entry(idx, since, index_interval, base, pos, h, max_ts);
+            next = h.next_offset();
+            max_ts = max_ts.max(h.max_ts);
+        })?;
+        let (ScanEnd::Clean { valid_len } | ScanEnd::TornTail { valid_len, .. }) = end;
+        self.size = valid_len;
+        self.next_offset = next;
+        self.max_ts = max_ts;
+        Ok(())
+    }
+
     /// Closes the index writers without fsyncing anything and returns what a background
     /// [`PendingSeal::sync`] must fsync to finish sealing the segment.
     pub fn seal_later(&mut self) -> PendingSeal {
