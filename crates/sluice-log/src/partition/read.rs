@@ -238,3 +238,74 @@ impl Partition {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sluice_types::Record;
+
+    use crate::format::FILE_HEADER_LEN;
+    use crate::{Log, LogError, LogOptions, TopicConfig};
+
+    #[test]
+    fn a_read_only_follower_catches_up_after_retention_deleted_what_it_knew(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log = Log::open(dir.path(), LogOptions::default())?;
+        let cfg = TopicConfig::new(1).segment_bytes(1024).retention_bytes(Some(3000));
+        let writer = log.create_topic("t", cfg)?.partitions()[0].clone();
+        let record = |i: u64| Record::new(format!("record number {i}"), i as i64);
+        writer.append(&(0..5).map(record).collect::<Vec<_>>())?;
+        let ro = Log::open(dir.path(), LogOptions::default().read_only(true))?;
+        let reader = ro.topic("t")?.partitions()[0].clone();
+        assert_eq!(reader.end_offset(), 5);
+        // Many rolls, each followed by retention, before the reader looks again: the segments
+        // it knew, and some it never saw, are gone.
+        for i in (5..400).step_by(3) {
+            writer.append(&(i..i + 3).map(record).collect::<Vec<_>>())?;
+        }
+        assert!(reader.wait_for(5, std::time::Duration::from_secs(30)));
+        assert_eq!(
+            (reader.log_start_offset(), reader.end_offset()),
+            (writer.log_start_offset(), writer.end_offset())
+        );
+        let got = reader.read(reader.log_start_offset(), usize::MAX)?;
+        assert_eq!(got.first().map(|r| r.record.clone()), Some(record(reader.log_start_offset())));
+        assert!(matches!(reader.read(17, 1), Err(LogError::OffsetOutOfRange { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn an_index_entry_pointing_past_the_offset_is_an_error_not_a_skip(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let log = Log::open(dir.path(), LogOptions::default())?;
+        let mut cfg = TopicConfig::new(1).segment_bytes(4096);
+        cfg.index_interval_bytes = 512;
+        let p = log.create_topic("t", cfg)?.partitions()[0].clone();
+        for i in 0..100 {
+            p.append(&(0..4).map(|j| Record::new(format!("value {i}.{j}"), i)).collect::<Vec<_>>())?;
+        }
+        drop((p, log));
+        // Move the first index entry of the first (closed) segment one batch forward.
+        let seg = dir.path().join("topics/t/0/00000000000000000000.log");
+        let bytes = std::fs::read(&seg)?;
+        let index_path = seg.with_extension("index");
+        let mut index = std::fs::read(&index_path)?;
+        let entry = FILE_HEADER_LEN;
+        let rel = u32::from_le_bytes(index[entry..entry + 4].try_into()?);
+        let pos = u32::from_le_bytes(index[entry + 4..entry + 8].try_into()?) as usize;
+        let batch_len = u32::from_le_bytes(bytes[pos..pos + 4].try_into()?) as usize + 4;
+        index[entry + 4..entry + 8].copy_from_slice(&u32::try_from(pos + batch_len)?.to_le_bytes());
+        std::fs::write(&index_path, index)?;
+
+        let log = Log::open(dir.path(), LogOptions::default())?;
+        let p = log.topic("t")?.partitions()[0].clone();
+        match p.read(u64::from(rel), 1) {
+            Err(LogError::Corrupt { path, position, .. }) => {
+                assert_eq!((path, position), (seg, (pos + batch_len) as u64));
+            }
+            other => panic!("expected a corruption error, got {other:?}"),
+        }
+        Ok(())
+    }
+}
