@@ -101,7 +101,7 @@ fn run_interrupted(
     for task in &tasks {
         assert_eq!((task.open_windows(), task.state_entries()), (0, 0));
     }
-    rows.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    rows.sort_by_key(sort_key);
     Ok((rows, late))
 }
 
@@ -123,7 +123,7 @@ fn check(
     let (rows, late) = run_interrupted(spec, scenario, groups, (p1, p2, cut))
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut expected = run(spec, scenario);
-    expected.rows.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    expected.rows.sort_by_key(sort_key);
     prop_assert_eq!(late, expected.late, "late events differ (p1 {}, p2 {}, cut {})", p1, p2, cut);
     prop_assert_eq!(rows, expected.rows, "rows differ (p1 {}, p2 {}, cut {})", p1, p2, cut);
     Ok(())
