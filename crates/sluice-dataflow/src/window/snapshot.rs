@@ -186,7 +186,12 @@ where
                 if !target.range.contains(section.group()) {
                     continue;
                 }
+                // PERF: tumbling state has one open pane per window: size a growing pane for the
+                // rest of the section at once (bounded: entries <= payload bytes).
+                let mut remaining = usize::try_from(section.entries()).unwrap_or(0);
+                let tumbling = self.grid.is_tumbling();
                 section.decode_entries(|(start, key, acc): (i64, K, A::Acc)| {
+                    remaining = remaining.saturating_sub(1);
                     let group = target.key_groups.group_for_hash(key_hash(&key));
                     if group != section.group() {
                         return Err(section.error(0, format!("holds a key of {group}")));
@@ -202,14 +207,21 @@ where
                             index
                         }
                     };
-                    let accs = self.panes.get_mut(index).map(|p| &mut p.accs);
-                    match accs.map(|accs| accs.entry(key)) {
-                        Some(Entry::Vacant(slot)) => {
+                    let Some(accs) = self.panes.get_mut(index).map(|p| &mut p.accs) else {
+                        return Err(section.error(0, format!("pane {start} vanished")));
+                    };
+                    if tumbling && accs.len() == accs.capacity() {
+                        accs.reserve(remaining + 1);
+                    }
+                    match accs.entry(key) {
+                        Entry::Vacant(slot) => {
                             slot.insert(acc);
                             self.entries += 1;
                             Ok(())
                         }
-                        _ => Err(section.error(0, format!("holds a key twice in pane {start}"))),
+                        Entry::Occupied(_) => {
+                            Err(section.error(0, format!("holds a key twice in pane {start}")))
+                        }
                     }
                 })?;
             }
