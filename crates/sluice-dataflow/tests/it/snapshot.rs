@@ -1,6 +1,6 @@
-//! Window state snapshots: snapshot → restore → snapshot is the same state; and interrupt a run,
-//! snapshot the state of `p1` keyed tasks, restore it
-//! into `p2` tasks, continue — and the output equals the uninterrupted run's.
+//! Window state snapshots: snapshot → restore → snapshot is the same state; and a run
+//! interrupted at a random event, its `p1` keyed tasks snapshotted and restored into `p2`
+//! tasks, then continued, gives the output of the uninterrupted run.
 
 use proptest::prelude::*;
 use sluice_dataflow::time::{BoundedOutOfOrderness, Watermark, WatermarkCombiner};
