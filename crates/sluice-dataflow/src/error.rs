@@ -64,6 +64,16 @@ pub enum DataflowError {
         /// The panic payload, if it was a string.
         message: String,
     },
+    /// Saving or restoring operator state failed (a damaged or incompatible snapshot, I/O).
+    #[error("state: {message}")]
+    State {
+        /// The state error's message, naming the snapshot, section and offset.
+        message: String,
+        /// Who is at fault.
+        kind: ErrorKind,
+        /// Whether retrying can help.
+        retry: Retry,
+    },
     /// A channel to or from `task` closed early: another task failed first.
     #[error("task `{task}`: a neighbouring task stopped")]
     Disconnected {
@@ -75,6 +85,12 @@ pub enum DataflowError {
 impl From<arrow_schema::ArrowError> for DataflowError {
     fn from(e: arrow_schema::ArrowError) -> Self {
         DataflowError::Arrow(e.to_string())
+    }
+}
+
+impl From<sluice_state::StateError> for DataflowError {
+    fn from(e: sluice_state::StateError) -> Self {
+        DataflowError::State { message: e.to_string(), kind: e.kind(), retry: e.retry() }
     }
 }
 
@@ -91,6 +107,7 @@ impl DataflowError {
             | DataflowError::Disconnected { .. } => ErrorKind::Internal,
             DataflowError::Connector { kind, .. } => *kind,
             DataflowError::Operator { source, .. } => source.kind(),
+            DataflowError::State { kind, .. } => *kind,
         }
     }
 
@@ -100,6 +117,7 @@ impl DataflowError {
         match self {
             DataflowError::Connector { retry, .. } => *retry,
             DataflowError::Operator { source, .. } => source.retry(),
+            DataflowError::State { retry, .. } => *retry,
             _ => Retry::No,
         }
     }

@@ -22,22 +22,22 @@ use crate::time::{TimestampMs, Watermark};
 ///   has.
 pub struct AlignedWindows<K, A: Aggregate, S = RandomState> {
     agg: A,
-    grid: Grid,
-    lateness: i64,
-    watermark: Watermark,
+    pub(super) grid: Grid,
+    pub(super) lateness: i64,
+    pub(super) watermark: Watermark,
     /// Start of the first window not closed yet (`i128::MAX` once everything has closed).
-    open_from: i128,
-    panes: VecDeque<Pane<K, A::Acc, S>>,
+    pub(super) open_from: i128,
+    pub(super) panes: VecDeque<Pane<K, A::Acc, S>>,
     /// Accumulators over all panes.
-    entries: usize,
+    pub(super) entries: usize,
     /// Size of the last pane emitted whole: new panes start with that capacity.
     capacity_hint: usize,
 }
 
 /// One pane: `[start, start + grid.pane)`, a partial aggregate per key.
-struct Pane<K, Acc, S> {
-    start: i64,
-    accs: HashMap<K, Acc, S>,
+pub(super) struct Pane<K, Acc, S> {
+    pub(super) start: i64,
+    pub(super) accs: HashMap<K, Acc, S>,
 }
 
 impl<K, A, S> AlignedWindows<K, A, S>

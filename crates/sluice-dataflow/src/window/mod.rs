@@ -92,6 +92,7 @@
 mod aggregator;
 mod aligned;
 mod session;
+mod snapshot;
 mod spec;
 
 #[cfg(test)]
@@ -103,6 +104,7 @@ use std::hash::Hash;
 pub use aggregator::WindowAggregator;
 pub use aligned::AlignedWindows;
 pub use session::SessionWindows;
+pub use snapshot::SnapshotTarget;
 pub use spec::{WindowKind, WindowSpec, WindowsFor};
 
 use crate::aggregate::Aggregate;

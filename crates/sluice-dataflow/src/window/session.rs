@@ -25,30 +25,30 @@ use crate::time::{TimestampMs, Watermark};
 /// exactly then.
 pub struct SessionWindows<K, A: Aggregate, S = RandomState> {
     agg: A,
-    gap: i64,
-    lateness: i64,
-    watermark: Watermark,
-    slots: HashMap<K, u32, S>,
-    keys: Vec<KeySessions<K, A::Acc>>,
+    pub(super) gap: i64,
+    pub(super) lateness: i64,
+    pub(super) watermark: Watermark,
+    pub(super) slots: HashMap<K, u32, S>,
+    pub(super) keys: Vec<KeySessions<K, A::Acc>>,
     /// Slots of keys without open sessions, for reuse.
     free: Vec<u32>,
-    by_end: BTreeSet<(TimestampMs, TimestampMs, u32)>,
+    pub(super) by_end: BTreeSet<(TimestampMs, TimestampMs, u32)>,
     /// Open sessions over all keys.
-    sessions: usize,
+    pub(super) sessions: usize,
 }
 
 /// The open sessions of one key.
-struct KeySessions<K, Acc> {
+pub(super) struct KeySessions<K, Acc> {
     /// `None` while the slot is free.
-    key: Option<K>,
-    sessions: Vec<Session<Acc>>,
+    pub(super) key: Option<K>,
+    pub(super) sessions: Vec<Session<Acc>>,
 }
 
 /// One open session, `[start, end)` with `end` = last event time + gap.
-struct Session<Acc> {
-    start: TimestampMs,
-    end: TimestampMs,
-    acc: Acc,
+pub(super) struct Session<Acc> {
+    pub(super) start: TimestampMs,
+    pub(super) end: TimestampMs,
+    pub(super) acc: Acc,
 }
 
 /// Where an event falls among its key's sessions: `sessions[lo..hi]` overlap or touch it, and

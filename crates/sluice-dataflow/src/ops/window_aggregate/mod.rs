@@ -17,6 +17,7 @@
 //!   reason saying so: nothing is dropped silently.
 
 mod aggs;
+mod snapshot;
 
 use std::sync::Arc;
 
