@@ -58,14 +58,13 @@ impl Exchange {
         if self.targets == 1 {
             return Ok(vec![(0, batch.clone())]);
         }
-        self.hash(batch)?;
+        let cols: Vec<&ArrayRef> = self.key_cols.iter().map(|&i| batch.column(i)).collect();
+        self.hash(&cols)?;
         for list in &mut self.indices {
             list.clear();
         }
-        let n = self.targets as u64;
         for (row, &h) in self.hashes.iter().enumerate() {
-            // Multiply-high maps a well-mixed hash onto 0..n without a division.
-            let target = ((u128::from(h) * u128::from(n)) >> 64) as usize;
+            let target = self.target(h);
             if let Some(list) = self.indices.get_mut(target) {
                 list.push(row as u32);
             }
@@ -82,10 +81,37 @@ impl Exchange {
         Ok(out)
     }
 
-    fn hash(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// The target of each row of `key_columns` (the key columns alone, in key order): the
+    /// target [`partition`](Self::partition) sends a row with those keys to. Two-phase
+    /// aggregation routes its partial accumulators with it, so a key's partials and raw rows
+    /// meet in the same task.
+    ///
+    /// # Errors
+    /// [`DataflowError::Schema`] if the columns do not match the key columns; an Arrow error
+    /// from the row encoding.
+    pub fn targets(&mut self, key_columns: &[ArrayRef]) -> Result<Vec<usize>> {
+        if key_columns.len() != self.key_cols.len() {
+            return Err(DataflowError::Schema(format!(
+                "key_by: {} key columns given, {} expected",
+                key_columns.len(),
+                self.key_cols.len()
+            )));
+        }
+        let cols: Vec<&ArrayRef> = key_columns.iter().collect();
+        self.hash(&cols)?;
+        Ok(self.hashes.iter().map(|&h| self.target(h)).collect())
+    }
+
+    /// The target of a row hash. Multiply-high maps a well-mixed hash onto `0..n` without a
+    /// division.
+    #[inline]
+    fn target(&self, hash: u64) -> usize {
+        ((u128::from(hash) * self.targets as u128) >> 64) as usize
+    }
+
+    fn hash(&mut self, cols: &[&ArrayRef]) -> Result<()> {
         self.hashes.clear();
-        let cols: Vec<&ArrayRef> = self.key_cols.iter().map(|&i| batch.column(i)).collect();
-        match (&self.converter, cols.as_slice()) {
+        match (&self.converter, cols) {
             (None, [col]) if col.data_type() == &DataType::Utf8 => {
                 let a = col.as_string::<i32>();
                 self.hashes.extend((0..a.len()).map(|r| {
@@ -101,7 +127,7 @@ impl Exchange {
                 self.hashes.extend(a.values().iter().map(|&v| fmix64(v as u64)));
             }
             (Some(converter), _) => {
-                let owned: Vec<ArrayRef> = cols.into_iter().map(Arc::clone).collect();
+                let owned: Vec<ArrayRef> = cols.iter().map(|c| Arc::clone(c)).collect();
                 let rows = converter.convert_columns(&owned)?;
                 self.hashes.extend(rows.iter().map(|r| hash_bytes(r.as_ref())));
             }

@@ -91,6 +91,7 @@
 
 mod aggregator;
 mod aligned;
+mod partial;
 mod session;
 mod spec;
 
@@ -102,6 +103,7 @@ use std::hash::Hash;
 
 pub use aggregator::WindowAggregator;
 pub use aligned::AlignedWindows;
+pub use partial::{LocalPanes, PaneAcc};
 pub use session::SessionWindows;
 pub use spec::{WindowKind, WindowSpec, WindowsFor};
 

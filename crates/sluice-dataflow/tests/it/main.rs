@@ -7,4 +7,5 @@ mod pipeline;
 mod props;
 mod reference;
 mod runtime;
+mod two_phase;
 mod watermarks;
