@@ -8,4 +8,5 @@ mod props;
 mod reference;
 mod runtime;
 mod two_phase;
+mod udaf;
 mod watermarks;

@@ -1,5 +1,6 @@
 //! Two-phase (local/global) aggregation gives the same output as single-phase: same windows,
-//! same values (float sums up to rounding), same late rows with the same reasons.
+//! same values (float sums up to rounding), same late rows with the same reasons — for every
+//! built-in aggregate and a user-defined one.
 //!
 //! Compared where the single-phase output is deterministic: parallelism 1 (one source task over
 //! 1-3 partitions), and parallelism 2 with one partition (one source task, two keyed tasks).
@@ -14,7 +15,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use proptest::prelude::*;
 use sluice_dataflow::exchange::Exchange;
 use sluice_dataflow::memory::{CollectSink, VecSource};
-use sluice_dataflow::ops::{avg, count, count_col, count_distinct, first, last, max, min, sum};
+use sluice_dataflow::ops::{avg, count, count_col, count_distinct, first, last, max, min, sum, udaf};
 use sluice_dataflow::window::{WindowKind, WindowSpec};
 use sluice_dataflow::{JobReport, Pipeline, TwoPhase};
 
@@ -133,6 +134,7 @@ fn run(
             count_distinct("s"),
             first("v"),
             last("s"),
+            udaf("s", crate::udaf::Longest),
         ])
         .sink(out.clone())
         .late_output(late.clone())

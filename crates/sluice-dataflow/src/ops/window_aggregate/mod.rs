@@ -24,6 +24,7 @@
 
 mod aggs;
 mod local;
+pub mod udaf;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use aggs::{
 pub(crate) use local::LocalAggregate;
 pub use local::Partial;
 use local::PartialPanes;
+pub use udaf::{udaf, UserSlot};
 
 use crate::error::{DataflowError, Result};
 use crate::message::LATE;
