@@ -3,7 +3,8 @@
 //! the same batches (the practical limit).
 //!
 //! `cargo bench -p sluice-dataflow --bench pageviews` (set `EVENTS=1000000` for a quick run,
-//! `PARALLELISM=1,2,4` for other parallelisms).
+//! `PARALLELISM=1,2,4` for other parallelisms, `SINGLE_PHASE=0` to skip the single-phase runs at
+//! parallelism > 1, e.g. under `perf`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -199,8 +200,11 @@ fn main() {
     let mut cases: Vec<(usize, TwoPhase)> = parallelisms().into_iter().map(|p| (p, TwoPhase::Auto)).collect();
     // Two-phase aggregation is on by default from parallelism 2: the single-phase line shows
     // what it saves.
-    cases
-        .extend(cases.iter().filter(|(p, _)| *p > 1).map(|&(p, _)| (p, TwoPhase::Never)).collect::<Vec<_>>());
+    if std::env::var("SINGLE_PHASE").as_deref() != Ok("0") {
+        let single =
+            cases.iter().filter(|(p, _)| *p > 1).map(|&(p, _)| (p, TwoPhase::Never)).collect::<Vec<_>>();
+        cases.extend(single);
+    }
     for (parallelism, two_phase) in cases {
         let cpu_before = cpu_seconds();
         let wall = Instant::now();
