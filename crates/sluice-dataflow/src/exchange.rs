@@ -18,6 +18,10 @@ use crate::error::{DataflowError, Result};
 
 /// Splits batches by key hash; see the [module docs](self).
 pub struct Exchange {
+    keys: Vec<String>,
+    /// The schema `key_cols` and `converter` were resolved against; rebound when a batch comes
+    /// with another (operators before the exchange may reorder columns).
+    schema: SchemaRef,
     key_cols: Vec<usize>,
     targets: usize,
     /// For keys other than one Utf8 or Int64 column.
@@ -36,6 +40,20 @@ impl Exchange {
         if targets == 0 {
             return Err(DataflowError::InvalidPipeline("an exchange needs at least one target".into()));
         }
+        let (key_cols, converter) = Self::resolve(schema, keys)?;
+        Ok(Exchange {
+            keys: keys.to_vec(),
+            schema: Arc::clone(schema),
+            key_cols,
+            targets,
+            converter,
+            hashes: Vec::new(),
+            indices: vec![Vec::new(); targets],
+        })
+    }
+
+    /// The key columns' indexes in `schema`, and the row converter if the keys need one.
+    fn resolve(schema: &SchemaRef, keys: &[String]) -> Result<(Vec<usize>, Option<RowConverter>)> {
         let key_cols = keys
             .iter()
             .map(|k| {
@@ -47,17 +65,29 @@ impl Exchange {
             [DataType::Utf8 | DataType::Int64] => None,
             _ => Some(RowConverter::new(types.iter().map(|t| SortField::new((*t).clone())).collect())?),
         };
-        Ok(Exchange { key_cols, targets, converter, hashes: Vec::new(), indices: vec![Vec::new(); targets] })
+        Ok((key_cols, converter))
+    }
+
+    /// Resolves the key columns again if `schema` is not the one they were resolved against.
+    fn bind(&mut self, schema: &SchemaRef) -> Result<()> {
+        if Arc::ptr_eq(schema, &self.schema) || schema.fields() == self.schema.fields() {
+            return Ok(());
+        }
+        (self.key_cols, self.converter) = Self::resolve(schema, &self.keys)?;
+        self.schema = Arc::clone(schema);
+        Ok(())
     }
 
     /// Splits `batch` into at most one batch per target, as `(target, rows)`.
     ///
     /// # Errors
-    /// An Arrow error from the row encoding or `take`.
+    /// [`DataflowError::Schema`] if the batch lacks a key column; an Arrow error from the row
+    /// encoding or `take`.
     pub fn partition(&mut self, batch: &RecordBatch) -> Result<Vec<(usize, RecordBatch)>> {
         if self.targets == 1 {
             return Ok(vec![(0, batch.clone())]);
         }
+        self.bind(&batch.schema())?;
         let cols: Vec<&ArrayRef> = self.key_cols.iter().map(|&i| batch.column(i)).collect();
         self.hash(&cols)?;
         for list in &mut self.indices {

@@ -240,3 +240,39 @@ fn a_keyed_task_judges_its_first_rows_against_earlier_watermarks() {
         assert_eq!(r.rows.len(), 2, "{mode:?}: two windows of key `a`");
     }
 }
+
+/// A map before `key_by` that moves the key column: raw rows and partials still meet in the
+/// keyed task that owns their key, in both modes.
+#[test]
+fn a_map_that_moves_the_key_column_before_key_by() {
+    let parts: Vec<Vec<Event>> = (0..2)
+        .map(|p| (0..400).map(|i| ((i % 7) as u8, i * 10 + p, Some(i), 0.5, format!("s{}", i % 3))).collect())
+        .collect();
+    let reorder =
+        |b: RecordBatch| -> sluice_dataflow::Result<RecordBatch> { Ok(b.project(&[4, 3, 2, 1, 0])?) };
+    let run = |parallelism: usize, mode: TwoPhase| {
+        let partitions = parts.iter().map(|p| p.chunks(16).map(|c| batch(c, false)).collect()).collect();
+        let out = CollectSink::new();
+        let report = Pipeline::new("reordered")
+            .parallelism(parallelism)
+            .two_phase(mode)
+            .source(VecSource::new(schema(false), partitions).expect("source"))
+            .event_time("ts", Duration::from_secs(60))
+            .map(reorder)
+            .key_by(["k"])
+            .window(WindowSpec::tumbling(500).expect("spec"))
+            .aggregate([count(), sum("v")])
+            .sink(out.clone())
+            .run()
+            .expect("run");
+        assert_eq!(report.records_late, 0);
+        cells(&out.batches())
+    };
+    let expected = run(1, TwoPhase::Never);
+    // 800 rows over 4 s: 8 windows of 500 ms, 7 keys, every (window, key) once.
+    assert_eq!(expected.len(), 8 * 7);
+    for parallelism in [2, 3] {
+        assert_eq!(run(parallelism, TwoPhase::Never), expected, "parallelism {parallelism}, single-phase");
+        assert_eq!(run(parallelism, TwoPhase::Auto), expected, "parallelism {parallelism}, two-phase");
+    }
+}
