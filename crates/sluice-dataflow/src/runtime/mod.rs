@@ -327,8 +327,17 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         Ok(())
     };
 
-    // Sink task: upstreams are the source tasks, then the keyed tasks.
+    // Sink task: upstreams are the source tasks, then the keyed tasks. With keyed tasks, the
+    // sink's watermark is theirs: each is the minimum over the source tasks, so the sources'
+    // own watermarks add nothing, and the sources do not send them (PERF: half the messages
+    // that wake the sink thread, which competes with the busy tasks for the cores).
     let sink_inputs = sources + keyed_tasks;
+    let mut sink_combiner = WatermarkCombiner::new(sink_inputs, None, now)?;
+    if keyed_tasks > 0 {
+        for source in 0..sources {
+            sink_combiner.finish(source);
+        }
+    }
     let sink_task = SinkTask {
         rx: sink_rx,
         sink,
@@ -336,7 +345,7 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&clock),
         state: Arc::clone(&state),
-        combiner: WatermarkCombiner::new(sink_inputs, None, now)?,
+        combiner: sink_combiner,
         ended: vec![false; sink_inputs],
         flush_after: linger.max(Duration::from_millis(1)),
         dirty: false,

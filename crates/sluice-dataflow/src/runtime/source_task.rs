@@ -401,7 +401,11 @@ impl SourceTask {
                 for target in 0..route.tasks.len() {
                     route.deliver(target, env(msg.clone()), &w)?;
                 }
-                send(&route.sink, env(msg.clone()), &self.name)
+                // The sink follows the keyed tasks' watermarks (see `spawn`); it needs the end.
+                if matches!(msg, Message::End) {
+                    send(&route.sink, env(msg.clone()), &self.name)?;
+                }
+                Ok(())
             }
             Downstream::Direct { sink } => send(sink, env(msg.clone()), &self.name),
         }

@@ -8,6 +8,11 @@
 //! `take` of every row) cost as much as the window operator itself (`perf`: ~40% of the
 //! pipeline threads' samples each), so two cores ran slower than one; with pre-aggregation a
 //! source task sends ~one partial per key and pane instead of every row.
+//!
+//! Open trade-offs: the partials held here are not counted in the job's `state_bytes` (they are
+//! at most one accumulator per key and open pane per source task), and a checkpoint barrier
+//! (the exactly-once issue) will have to hand them over first ([`LocalAggregate::drain`]) so
+//! that a source task holds no window state at a barrier.
 
 use std::sync::Arc;
 
