@@ -3,6 +3,7 @@
 //! (`pipeline`) and runtime behaviour: backpressure, idleness (`runtime`).
 
 mod harness;
+mod local_panes;
 mod modes;
 mod pipeline;
 mod props;
