@@ -13,8 +13,9 @@
 //!   [`WatermarkCombiner`](crate::time::WatermarkCombiner) over its partitions (with the idle
 //!   timeout), and after each batch sends the watermark downstream when it advanced.
 //! - The keyed exchange hash-partitions rows by key over `parallelism` keyed stages; watermarks,
-//!   idleness and the end are broadcast to all of them (and to the sink). A keyed stage's
-//!   watermark is the minimum over the source tasks. A job without `key_by` has no keyed stages.
+//!   idleness and the end are broadcast to all of them, the end to the sink as well (the sink's
+//!   watermark is the keyed stages'). A keyed stage's watermark is the minimum over the source
+//!   tasks. A job without `key_by` has no keyed stages.
 //! - Keyed stage `i` runs on source task `i`'s thread (operator fusion): its own rows are
 //!   handled in place, with no channel. The stages beyond the number of source tasks (a source
 //!   with fewer partitions than `parallelism`) run on threads of their own. At parallelism 1 the
