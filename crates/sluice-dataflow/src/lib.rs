@@ -59,4 +59,4 @@ pub mod sink;
 pub mod source;
 
 pub use pipeline::Pipeline;
-pub use runtime::{Job, JobHandle, JobReport};
+pub use runtime::{Job, JobHandle, JobReport, TwoPhase};

@@ -8,6 +8,7 @@
 
 use arrow_array::RecordBatch;
 
+use crate::ops::window_aggregate::Partial;
 use crate::time::Watermark;
 
 /// One item on a channel between tasks.
@@ -15,6 +16,9 @@ use crate::time::Watermark;
 pub enum Message {
     /// A batch of rows.
     Data(RecordBatch),
+    /// Partial window accumulators from a source task's pre-aggregation, for the keyed window
+    /// operator to merge (two-phase aggregation; see [`crate::window::LocalPanes`]).
+    Partial(Partial),
     /// Every row with an event time below this has been sent on this channel (best effort:
     /// rows that break the promise are late downstream).
     Watermark(Watermark),

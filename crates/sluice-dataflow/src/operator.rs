@@ -27,6 +27,7 @@ use arrow_array::RecordBatch;
 
 use crate::error::Result;
 use crate::message::{Message, MAIN};
+use crate::ops::window_aggregate::Partial;
 use crate::time::{TimestampMs, Watermark};
 
 /// What an operator may know about where and when it runs.
@@ -132,6 +133,24 @@ pub trait Operator: Send {
         let _ = ctx;
         out.emit_watermark(wm);
         Ok(())
+    }
+
+    /// Partial window accumulators from the source tasks' pre-aggregation (two-phase
+    /// aggregation): only the window operator the runtime pre-aggregates for receives them. The
+    /// default refuses them.
+    ///
+    /// # Errors
+    /// [`DataflowError::InvalidPipeline`](crate::DataflowError::InvalidPipeline) by default; any
+    /// error stops the job.
+    fn process_partial(&mut self, partial: Partial, ctx: &mut Context, out: &mut Collector) -> Result<()> {
+        let _ = (partial, ctx, out);
+        Err(crate::DataflowError::InvalidPipeline("this operator does not take partial aggregates".into()))
+    }
+
+    /// Approximate bytes of state the operator holds, for the job's metrics (the runtime calls
+    /// it about once a second, not per batch). The default is 0: right for stateless operators.
+    fn approx_state_bytes(&self) -> usize {
+        0
     }
 
     /// The input has ended (after a final [`Watermark::MAX`]). The default does nothing.

@@ -40,9 +40,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{DataflowError, Result};
 use crate::message::LATE;
 use crate::operator::Operator;
+use crate::ops::window_aggregate::LocalAggregate;
 use crate::ops::window_aggregate::TimeSource;
 use crate::ops::{AggExpr, Filter, Map, WindowAggregate};
-use crate::runtime::{spawn, Job, JobReport, OperatorFactory, Plan, TimeMode};
+use crate::runtime::{spawn, Job, JobReport, LocalFactory, OperatorFactory, Plan, TimeMode, TwoPhase};
 use crate::sink::Sink;
 use crate::source::Source;
 use crate::window::WindowSpec;
@@ -65,6 +66,8 @@ pub struct Pipeline {
     keys: Option<Vec<String>>,
     window: Option<WindowSpec>,
     post: Vec<(String, OperatorFactory)>,
+    local: Option<LocalFactory>,
+    two_phase: TwoPhase,
     sink: Option<Box<dyn Sink>>,
     sides: Vec<(&'static str, Box<dyn Sink>)>,
     error: Option<DataflowError>,
@@ -87,6 +90,8 @@ impl Pipeline {
             keys: None,
             window: None,
             post: Vec::new(),
+            local: None,
+            two_phase: TwoPhase::Auto,
             sink: None,
             sides: Vec::new(),
             error: None,
@@ -121,6 +126,16 @@ impl Pipeline {
     /// Default = none (a silent partition holds it).
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether a window aggregate pre-aggregates in the source tasks and sends partial
+    /// accumulators through the keyed exchange instead of rows (two-phase aggregation; same
+    /// output, see [`LocalPanes`](crate::window::LocalPanes)). Applies to a window aggregate right
+    /// after `key_by`, over event time, with tumbling or hop windows. Default =
+    /// [`TwoPhase::Auto`]: when there is more than one keyed task.
+    pub fn two_phase(mut self, mode: TwoPhase) -> Self {
+        self.two_phase = mode;
         self
     }
 
@@ -214,6 +229,12 @@ impl Pipeline {
             }
         };
         let aggs: Vec<AggExpr> = aggs.into_iter().collect();
+        if let (true, TimeSource::Column(column)) = (self.post.is_empty(), &time) {
+            let (spec, keys, column, aggs) = (spec, keys.clone(), column.clone(), aggs.clone());
+            self.local = Some(Arc::new(move |targets| {
+                LocalAggregate::new(spec, keys.clone(), column.clone(), aggs.clone(), targets)
+            }));
+        }
         self.operator("window_aggregate", move || {
             WindowAggregate::new(spec, keys.clone(), time.clone(), aggs.clone())
         })
@@ -261,6 +282,8 @@ impl Pipeline {
             time: self.time,
             pre: self.pre,
             keyed: self.keys.map(|k| (k, self.post)),
+            local: self.local,
+            two_phase: self.two_phase,
             sink,
             sides: self.sides,
         })

@@ -15,5 +15,6 @@ pub mod window_aggregate;
 pub use filter::{Filter, Predicate};
 pub use map::{Map, MapFn};
 pub use window_aggregate::{
-    avg, count, count_col, count_distinct, first, last, max, min, sum, AggExpr, AggFunc, WindowAggregate,
+    avg, count, count_col, count_distinct, first, last, max, min, sum, udaf, AggExpr, AggFunc,
+    WindowAggregate,
 };

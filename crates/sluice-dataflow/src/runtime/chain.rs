@@ -29,6 +29,7 @@ impl Chain {
             for msg in current.drain(..) {
                 let result = match msg {
                     Message::Data(b) => op.process(b, &mut self.ctx, &mut self.collector),
+                    Message::Partial(p) => op.process_partial(p, &mut self.ctx, &mut self.collector),
                     Message::Watermark(wm) => {
                         self.ctx.watermark = Some(wm);
                         op.on_watermark(wm, &mut self.ctx, &mut self.collector)

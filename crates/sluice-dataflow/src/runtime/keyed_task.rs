@@ -14,6 +14,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 
 use super::chain::Chain;
+use super::metrics::Metrics;
 use super::{send, Step, ABORTED};
 use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
@@ -30,21 +31,31 @@ pub(crate) struct KeyedStage {
     /// One input per source task; no idle timeout here (sources say `Idle` themselves).
     pub(crate) combiner: WatermarkCombiner,
     pub(crate) ended: Vec<bool>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// When the state size was last sampled, and what this stage reported then.
+    pub(crate) sampled: Option<(TimestampMs, u64)>,
 }
+
+/// How often (processing time) a keyed stage samples its operators' state size: walking the
+/// state costs about as much as adding one row per entry.
+const STATE_SAMPLE_MS: i64 = 1_000;
 
 impl KeyedStage {
     /// Handles one message from source task `env.from`; `Done` once every source has ended.
     pub(crate) fn handle(&mut self, env: Envelope, now: TimestampMs) -> Result<Step> {
         self.chain.ctx.now = now;
+        if self.sampled.is_none_or(|(at, _)| now.saturating_sub(at) >= STATE_SAMPLE_MS) {
+            self.sample_state(now);
+        }
         let from = env.from;
         let input = match env.message {
-            Message::Data(batch) => {
+            data @ (Message::Data(_) | Message::Partial(_)) => {
                 if from < self.combiner.inputs() && self.combiner.is_idle(from) {
                     if let Some(wm) = self.combiner.mark_active(from, now) {
                         self.forward(Message::Watermark(wm))?;
                     }
                 }
-                Some(Message::Data(batch))
+                Some(data)
             }
             Message::Watermark(wm) if from < self.combiner.inputs() => {
                 self.combiner.update(from, wm, now).map(Message::Watermark)
@@ -53,6 +64,10 @@ impl KeyedStage {
                 self.combiner.mark_idle(from).map(Message::Watermark)
             }
             Message::End if from < self.ended.len() => {
+                // The last input's end flushes every window: sample the state at its fullest.
+                if self.ended.iter().filter(|&&e| !e).count() == 1 {
+                    self.sample_state(now);
+                }
                 if let Some(e) = self.ended.get_mut(from) {
                     *e = true;
                 }
@@ -71,6 +86,15 @@ impl KeyedStage {
             self.forward(msg)?;
         }
         Ok(Step::Continue)
+    }
+
+    /// Publishes the operators' state size to the job's metrics.
+    fn sample_state(&mut self, now: TimestampMs) {
+        let bytes: usize = self.chain.ops.iter().map(|(_, op)| op.approx_state_bytes()).sum();
+        let bytes = bytes as u64;
+        let previous = self.sampled.map_or(0, |(_, b)| b);
+        self.metrics.report_state_bytes(previous, bytes);
+        self.sampled = Some((now, bytes));
     }
 
     fn forward(&mut self, msg: Message) -> Result<()> {

@@ -15,6 +15,16 @@ pub struct Metrics {
     pub rows_out: AtomicU64,
     /// Batches written to the main sink.
     pub batches_out: AtomicU64,
+    /// Rows folded into partial accumulators in the source tasks (two-phase aggregation).
+    pub rows_pre_aggregated: AtomicU64,
+    /// Partial accumulators (one per pane and key) sent to the keyed tasks.
+    pub partials_sent: AtomicU64,
+    /// Approximate bytes of window state over the keyed tasks
+    /// ([`approx_state_bytes`](crate::operator::Operator::approx_state_bytes)), sampled about
+    /// once a second of processing time per task and at the end.
+    pub state_bytes: AtomicU64,
+    /// The largest `state_bytes` seen.
+    pub peak_state_bytes: AtomicU64,
     /// The sink's input watermark (min over its upstreams), as ms.
     watermark: AtomicI64,
 }
@@ -26,6 +36,10 @@ impl Default for Metrics {
             records_late: AtomicU64::new(0),
             rows_out: AtomicU64::new(0),
             batches_out: AtomicU64::new(0),
+            rows_pre_aggregated: AtomicU64::new(0),
+            partials_sent: AtomicU64::new(0),
+            state_bytes: AtomicU64::new(0),
+            peak_state_bytes: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
         }
     }
@@ -46,6 +60,16 @@ impl Metrics {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// Replaces one task's share of `state_bytes`: `previous` (what it reported last) by `now`.
+    pub(crate) fn report_state_bytes(&self, previous: u64, now: u64) {
+        let total = if now >= previous {
+            self.state_bytes.fetch_add(now - previous, Ordering::Relaxed) + (now - previous)
+        } else {
+            self.state_bytes.fetch_sub(previous - now, Ordering::Relaxed).saturating_sub(previous - now)
+        };
+        self.peak_state_bytes.fetch_max(total, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy of the counters.
     #[must_use]
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -53,6 +77,10 @@ impl Metrics {
             records_in: self.records_in.load(Ordering::Relaxed),
             records_late: self.records_late.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
+            rows_pre_aggregated: self.rows_pre_aggregated.load(Ordering::Relaxed),
+            partials_sent: self.partials_sent.load(Ordering::Relaxed),
+            state_bytes: self.state_bytes.load(Ordering::Relaxed),
+            peak_state_bytes: self.peak_state_bytes.load(Ordering::Relaxed),
             watermark: self.watermark(),
         }
     }
@@ -67,6 +95,14 @@ pub struct MetricsSnapshot {
     pub records_late: u64,
     /// Rows written to the main sink.
     pub rows_out: u64,
+    /// Rows pre-aggregated in the source tasks.
+    pub rows_pre_aggregated: u64,
+    /// Partial accumulators sent to the keyed tasks.
+    pub partials_sent: u64,
+    /// Approximate bytes of window state now.
+    pub state_bytes: u64,
+    /// The largest window state seen, in approximate bytes.
+    pub peak_state_bytes: u64,
     /// The sink's input watermark.
     pub watermark: Watermark,
 }

@@ -13,12 +13,19 @@
 //!   [`WatermarkCombiner`](crate::time::WatermarkCombiner) over its partitions (with the idle
 //!   timeout), and after each batch sends the watermark downstream when it advanced.
 //! - The keyed exchange hash-partitions rows by key over `parallelism` keyed stages; watermarks,
-//!   idleness and the end are broadcast to all of them (and to the sink). A keyed stage's
-//!   watermark is the minimum over the source tasks. A job without `key_by` has no keyed stages.
+//!   idleness and the end are broadcast to all of them, the end to the sink as well (the sink's
+//!   watermark is the keyed stages'). A keyed stage's watermark is the minimum over the source
+//!   tasks. A job without `key_by` has no keyed stages.
 //! - Keyed stage `i` runs on source task `i`'s thread (operator fusion): its own rows are
 //!   handled in place, with no channel. The stages beyond the number of source tasks (a source
 //!   with fewer partitions than `parallelism`) run on threads of their own. At parallelism 1 the
 //!   whole job is one busy thread plus the sink task, which only writes results.
+//! - **Two-phase aggregation.** When the first keyed operator is a window aggregate over event
+//!   time with tumbling or hop windows, each source task pre-aggregates the rows that are
+//!   certainly on time per pane and key ([`LocalAggregate`](crate::ops::window_aggregate)) and
+//!   sends partial accumulators through the exchange instead of those rows; the rest travel
+//!   raw. Same output (see [`LocalPanes`](crate::window::LocalPanes)); on by default when there
+//!   is more than one keyed task ([`TwoPhase`]).
 //! - Every channel is bounded (`channel_capacity` batches): a slow sink blocks the keyed tasks,
 //!   which block the sources. Memory is bounded by the channel sizes plus operator state.
 //! - Each task is an OS thread running a `step()` loop. Processing time is read only there,
@@ -52,6 +59,7 @@ use crate::error::{DataflowError, Result};
 use crate::exchange::Exchange;
 use crate::message::Envelope;
 use crate::operator::{Context, Operator};
+use crate::ops::window_aggregate::LocalAggregate;
 use crate::sink::Sink;
 use crate::source::Source;
 use crate::time::{TimestampMs, WatermarkCombiner};
@@ -83,6 +91,24 @@ pub enum TimeMode {
     ProcessingTime,
 }
 
+/// Whether a keyed window aggregate pre-aggregates in the source tasks (two-phase aggregation).
+/// It applies only when the first operator after `key_by` is a window aggregate over event time
+/// with tumbling or hop windows; the output is the same either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TwoPhase {
+    /// When there is more than one keyed task (the default): at parallelism 1 there is no
+    /// exchange to save.
+    #[default]
+    Auto,
+    /// Always, even at parallelism 1.
+    Always,
+    /// Never: every row travels raw to its keyed task.
+    Never,
+}
+
+/// Makes a source task's pre-aggregation for a number of keyed tasks.
+pub(crate) type LocalFactory = Arc<dyn Fn(usize) -> Option<LocalAggregate> + Send + Sync>;
+
 /// Makes one instance of an operator per parallel task.
 pub type OperatorFactory = Arc<dyn Fn() -> Box<dyn Operator> + Send + Sync>;
 
@@ -103,6 +129,9 @@ pub(crate) struct Plan {
     pub(crate) pre: Vec<NamedFactory>,
     /// Key columns and the operators after the exchange.
     pub(crate) keyed: Option<(Vec<String>, Vec<NamedFactory>)>,
+    /// Pre-aggregation for the first keyed operator, if it can be pre-aggregated.
+    pub(crate) local: Option<LocalFactory>,
+    pub(crate) two_phase: TwoPhase,
     pub(crate) sink: Box<dyn Sink>,
     pub(crate) sides: Vec<(&'static str, Box<dyn Sink>)>,
 }
@@ -143,6 +172,13 @@ pub struct JobReport {
     pub records_late: u64,
     /// Rows written to the main sink; for a window job, one per window and key.
     pub windows_emitted: u64,
+    /// Rows pre-aggregated in the source tasks (two-phase aggregation; 0 when it is off).
+    pub rows_pre_aggregated: u64,
+    /// Partial accumulators the source tasks sent to the keyed tasks.
+    pub partials_sent: u64,
+    /// The largest window state seen during the run, in approximate bytes (sampled about once
+    /// a second per keyed task, and at each task's end).
+    pub peak_state_bytes: u64,
     /// Number of keyed (or source) tasks.
     pub parallelism: usize,
     /// Wall-clock time from start to the end of the last task.
@@ -188,6 +224,9 @@ impl Job {
             records_in: m.records_in,
             records_late: m.records_late,
             windows_emitted: m.rows_out,
+            rows_pre_aggregated: m.rows_pre_aggregated,
+            partials_sent: m.partials_sent,
+            peak_state_bytes: m.peak_state_bytes,
             parallelism: self.parallelism,
             elapsed: self.started.elapsed(),
         })
@@ -229,6 +268,8 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         time,
         pre,
         keyed,
+        local,
+        two_phase,
         sink,
         sides,
     } = plan;
@@ -244,6 +285,11 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
     let readers = source.split(parallelism)?;
     let sources = readers.len();
     let keyed_tasks = if keyed.is_some() { parallelism } else { 0 };
+    let local = match two_phase {
+        TwoPhase::Always => local,
+        TwoPhase::Auto if keyed_tasks > 1 => local,
+        TwoPhase::Auto | TwoPhase::Never => None,
+    };
     let mut exchanges = Vec::new();
     if let Some((keys, _)) = &keyed {
         for _ in 0..sources {
@@ -282,8 +328,17 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         Ok(())
     };
 
-    // Sink task: upstreams are the source tasks, then the keyed tasks.
+    // Sink task: upstreams are the source tasks, then the keyed tasks. With keyed tasks, the
+    // sink's watermark is theirs: each is the minimum over the source tasks, so the sources'
+    // own watermarks add nothing, and the sources do not send them (PERF: half the messages
+    // that wake the sink thread, which competes with the busy tasks for the cores).
     let sink_inputs = sources + keyed_tasks;
+    let mut sink_combiner = WatermarkCombiner::new(sink_inputs, None, now)?;
+    if keyed_tasks > 0 {
+        for source in 0..sources {
+            sink_combiner.finish(source);
+        }
+    }
     let sink_task = SinkTask {
         rx: sink_rx,
         sink,
@@ -291,7 +346,7 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&clock),
         state: Arc::clone(&state),
-        combiner: WatermarkCombiner::new(sink_inputs, None, now)?,
+        combiner: sink_combiner,
         ended: vec![false; sink_inputs],
         flush_after: linger.max(Duration::from_millis(1)),
         dirty: false,
@@ -314,6 +369,8 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
                 sink: sink_tx.clone(),
                 combiner: WatermarkCombiner::new(sources, None, now)?,
                 ended: vec![false; sources],
+                metrics: Arc::clone(&metrics),
+                sampled: None,
             };
             if i < sources {
                 fused.push(Fused { slot: i, stage, inbox: rx, peers: sources > 1, done: false });
@@ -336,7 +393,14 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
                     .enumerate()
                     .map(|(k, tx)| (fused.as_ref().map(|f| f.slot) != Some(k)).then(|| tx.clone()))
                     .collect();
-                Downstream::Keyed(Box::new(KeyedRoute { exchange, tasks, fused, sink: sink_tx.clone() }))
+                let local = local.as_ref().and_then(|make| make(keyed_tasks));
+                Downstream::Keyed(Box::new(KeyedRoute {
+                    exchange,
+                    local,
+                    tasks,
+                    fused,
+                    sink: sink_tx.clone(),
+                }))
             }
             None => Downstream::Direct { sink: sink_tx.clone() },
         };

@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
 use crate::exchange::Exchange;
 use crate::message::{Envelope, Message, MAIN};
+use crate::ops::window_aggregate::LocalAggregate;
 use crate::source::{Poll, SourceReader};
 use crate::time::{
     BoundedOutOfOrderness, ProcessingTime, TimestampMs, Watermark, WatermarkCombiner, WatermarkGenerator,
@@ -39,6 +40,8 @@ pub(crate) enum Downstream {
 /// The keyed exchange of one source task, and the keyed stage fused into it, if any.
 pub(crate) struct KeyedRoute {
     pub(crate) exchange: Exchange,
+    /// Two-phase aggregation: the pre-aggregation before the exchange, if any.
+    pub(crate) local: Option<LocalAggregate>,
     /// The channel of each keyed stage; `None` for the fused one.
     pub(crate) tasks: Vec<Option<SyncSender<Envelope>>>,
     pub(crate) fused: Option<Fused>,
@@ -74,6 +77,9 @@ struct Waiting<'a> {
     clock: &'a dyn Clock,
     state: &'a AtomicU8,
 }
+
+/// The name of the source-side pre-aggregation in errors.
+const LOCAL: &str = "window_aggregate (local)";
 
 /// How long a fused task waits for its own inbox while a peer's channel is full.
 const PEER_WAIT: Duration = Duration::from_micros(50);
@@ -346,6 +352,15 @@ impl SourceTask {
                 Message::Data(batch) => match &mut self.downstream {
                     Downstream::Keyed(route) => {
                         let w = Waiting { name: &self.name, clock: self.clock.as_ref(), state: &self.state };
+                        let batch = match &mut route.local {
+                            Some(local) => {
+                                let (raw, taken) = local.process(batch).map_err(|e| e.in_operator(LOCAL))?;
+                                Metrics::add(&self.metrics.rows_pre_aggregated, taken);
+                                raw
+                            }
+                            None => Some(batch),
+                        };
+                        let Some(batch) = batch else { continue };
                         let parts = route.exchange.partition(&batch).map_err(|e| e.in_operator("key_by"))?;
                         for (target, part) in parts {
                             let env = Envelope { from: self.index, port: MAIN, message: Message::Data(part) };
@@ -371,10 +386,26 @@ impl SourceTask {
         match &mut self.downstream {
             Downstream::Keyed(route) => {
                 let w = Waiting { name: &self.name, clock: self.clock.as_ref(), state: &self.state };
+                // Partials go ahead of the control message that could close their panes.
+                let partials = match (&mut route.local, msg) {
+                    (None, _) => Ok(Vec::new()),
+                    (Some(local), Message::Watermark(wm)) => local.advance(*wm),
+                    (Some(local), Message::Idle) => local.drain(true),
+                    (Some(local), _) => local.drain(false),
+                }
+                .map_err(|e| e.in_operator(LOCAL))?;
+                for (target, partial) in partials {
+                    Metrics::add(&self.metrics.partials_sent, partial.len());
+                    route.deliver(target, env(Message::Partial(partial)), &w)?;
+                }
                 for target in 0..route.tasks.len() {
                     route.deliver(target, env(msg.clone()), &w)?;
                 }
-                send(&route.sink, env(msg.clone()), &self.name)
+                // The sink follows the keyed tasks' watermarks (see `spawn`); it needs the end.
+                if matches!(msg, Message::End) {
+                    send(&route.sink, env(msg.clone()), &self.name)?;
+                }
+                Ok(())
             }
             Downstream::Direct { sink } => send(sink, env(msg.clone()), &self.name),
         }

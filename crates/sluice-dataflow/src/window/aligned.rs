@@ -142,6 +142,38 @@ where
     }
 }
 
+impl<K, A, S> AlignedWindows<K, A, S>
+where
+    K: Hash + Eq + Ord + Clone,
+    A: Aggregate,
+    S: BuildHasher + Default,
+{
+    /// Merges a partial accumulator of `key` for the pane starting at `pane_start` (made by a
+    /// [`LocalPanes`](super::LocalPanes) over the same spec): the second phase of two-phase
+    /// aggregation. The rows it folds join every window of the pane, as they would have one by
+    /// one while all those windows are open.
+    ///
+    /// # Errors
+    /// [`Late`] (for the pane's start) if the pane's first window has closed: its rows would
+    /// have been judged one by one, so the partial is refused and the state is unchanged. The
+    /// runtime never sends such a partial (see [`LocalPanes`](super::LocalPanes)).
+    pub fn merge_pane(&mut self, pane_start: TimestampMs, key: K, acc: A::Acc) -> Result<(), Late> {
+        let first = self.grid.first_window_containing(pane_start);
+        if first < self.open_from || self.grid.pane_start(pane_start) != pane_start {
+            return Err(self.late(pane_start));
+        }
+        let index = self.pane(pane_start);
+        match self.panes[index].accs.entry(key) {
+            Entry::Occupied(mut entry) => self.agg.merge(entry.get_mut(), &acc),
+            Entry::Vacant(entry) => {
+                entry.insert(acc);
+                self.entries += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<K, A, S> WindowState<K, A> for AlignedWindows<K, A, S>
 where
     K: Hash + Eq + Ord + Clone,

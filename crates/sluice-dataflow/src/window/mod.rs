@@ -34,6 +34,22 @@
 //! with a smaller `end` has closed, the whole output stream is in that order too. Given the same
 //! records and watermarks the output is identical, byte for byte.
 //!
+//! # Replay determinism and parallelism
+//!
+//! The state machines here are deterministic. In a running job, what reaches them is too when
+//! **one source task** feeds the keyed tasks — parallelism 1, or a single-partition source at any
+//! parallelism: each keyed task sees that task's rows and watermarks in the order it read them,
+//! so replaying the same log gives the same windows, values and late rows, byte for byte.
+//!
+//! With **several source tasks**, a keyed task's watermark is the minimum over them of the last
+//! watermark each sent, and how their messages interleave on its input depends on thread
+//! scheduling. A row whose window closes around the time it is read may be judged before or
+//! after another task's watermark moves the minimum past that window, so the late set — and the
+//! counts of those windows — can differ between runs, as in Flink. Rows well within the
+//! out-of-orderness bound are not affected, and every row is still either counted or late.
+//! Two-phase aggregation ([`LocalPanes`]) does not add to this: its output is the single-phase
+//! output (the `two_phase` property test checks it where that output is deterministic).
+//!
 //! # State and cost
 //!
 //! - Tumbling and hop windows ([`AlignedWindows`]) keep one partial aggregate per *pane* and key;
@@ -91,6 +107,7 @@
 
 mod aggregator;
 mod aligned;
+mod partial;
 mod session;
 mod snapshot;
 mod spec;
@@ -103,6 +120,7 @@ use std::hash::Hash;
 
 pub use aggregator::WindowAggregator;
 pub use aligned::AlignedWindows;
+pub use partial::{LocalPanes, PaneAcc};
 pub use session::SessionWindows;
 pub use snapshot::SnapshotTarget;
 pub use spec::{WindowKind, WindowSpec, WindowsFor};

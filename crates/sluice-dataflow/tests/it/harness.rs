@@ -90,7 +90,7 @@ pub fn run_borrowed(spec: &WindowSpec, scenario: &Scenario) -> Outcome {
 /// The runtime's loop: per record, add (against the watermark before it), then feed the
 /// partition's generator and the combiner, and advance the window state when the combined
 /// watermark moves. At the end every partition finishes, one after the other.
-fn drive<K, W>(
+pub fn drive<K, W>(
     mut state: W,
     scenario: &Scenario,
     mut add: impl FnMut(

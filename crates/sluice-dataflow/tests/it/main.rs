@@ -3,9 +3,13 @@
 //! (`pipeline`) and runtime behaviour: backpressure, idleness (`runtime`).
 
 mod harness;
+mod local_panes;
+mod modes;
 mod pipeline;
 mod props;
 mod reference;
 mod runtime;
 mod snapshot;
+mod two_phase;
+mod udaf;
 mod watermarks;

@@ -13,6 +13,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
+use super::udaf::{user_column, user_input, user_slot, UserAgg, UserSlot};
 use crate::aggregate::Aggregate;
 use crate::error::{DataflowError, Result};
 
@@ -35,6 +36,8 @@ pub enum AggFunc {
     First,
     /// The value with the largest event time (ties: last read).
     Last,
+    /// A user-defined aggregate over one column ([`udaf`](super::udaf)).
+    User,
 }
 
 /// One aggregate of a window: function, input column and output name.
@@ -43,6 +46,8 @@ pub struct AggExpr {
     pub(crate) func: AggFunc,
     pub(crate) column: Option<String>,
     pub(crate) name: String,
+    /// The aggregate of [`AggFunc::User`].
+    pub(crate) user: Option<UserAgg>,
 }
 
 impl AggExpr {
@@ -59,15 +64,15 @@ impl AggExpr {
         &self.name
     }
 
-    fn on(func: AggFunc, prefix: &str, column: &str) -> Self {
-        AggExpr { func, column: Some(column.to_string()), name: format!("{prefix}_{column}") }
+    pub(crate) fn on(func: AggFunc, prefix: &str, column: &str) -> Self {
+        AggExpr { func, column: Some(column.to_string()), name: format!("{prefix}_{column}"), user: None }
     }
 }
 
 /// `COUNT(*)`, named `count`.
 #[must_use]
 pub fn count() -> AggExpr {
-    AggExpr { func: AggFunc::Count, column: None, name: "count".into() }
+    AggExpr { func: AggFunc::Count, column: None, name: "count".into(), user: None }
 }
 /// `COUNT(column)`: non-null values, named `count_<column>`.
 #[must_use]
@@ -125,6 +130,8 @@ pub(crate) struct Resolved {
     /// Input column index and type; `None` for `COUNT(*)`.
     input: Option<(usize, ValueType)>,
     name: String,
+    /// A user aggregate and its input column.
+    user: Option<(UserAgg, usize)>,
 }
 
 /// A scalar value of a min/max/first/last.
@@ -167,6 +174,8 @@ pub enum Slot {
         /// (event time, value).
         value: Option<(i64, Scalar)>,
     },
+    /// A user-defined aggregate's accumulator.
+    User(UserSlot),
 }
 
 /// One input column of one aggregate, bound to the current batch.
@@ -175,6 +184,8 @@ pub(crate) enum Bound {
     I64(Int64Array),
     F64(Float64Array),
     Str(StringArray),
+    /// The input column of a user aggregate.
+    User(ArrayRef),
 }
 
 /// One row as the aggregates see it.
@@ -211,6 +222,15 @@ impl RowAggs {
     pub(crate) fn resolve(exprs: &[AggExpr], schema: &Schema) -> Result<Self> {
         let mut resolved = Vec::with_capacity(exprs.len());
         for e in exprs {
+            if let Some(user) = &e.user {
+                resolved.push(Resolved {
+                    func: e.func,
+                    input: None,
+                    name: e.name.clone(),
+                    user: Some(user_input(e, user, schema)?),
+                });
+                continue;
+            }
             let input = match &e.column {
                 None => None,
                 Some(col) => {
@@ -241,7 +261,7 @@ impl RowAggs {
             if input.is_none() && e.func != AggFunc::Count {
                 return Err(DataflowError::InvalidPipeline(format!("aggregate `{}` needs a column", e.name)));
             }
-            resolved.push(Resolved { func: e.func, input, name: e.name.clone() });
+            resolved.push(Resolved { func: e.func, input, name: e.name.clone(), user: None });
         }
         Ok(RowAggs { resolved: resolved.into() })
     }
@@ -251,6 +271,11 @@ impl RowAggs {
         self.resolved
             .iter()
             .map(|r| match r.input {
+                None if r.user.is_some() => Bound::User(
+                    r.user
+                        .as_ref()
+                        .map_or_else(|| Arc::clone(batch.column(0)), |(_, i)| Arc::clone(batch.column(*i))),
+                ),
                 None => Bound::None,
                 Some((idx, vt)) => {
                     let col = batch.column(idx);
@@ -269,6 +294,10 @@ impl RowAggs {
         self.resolved
             .iter()
             .map(|r| {
+                if let Some((user, _)) = &r.user {
+                    let (dt, nullable) = user.0.output_type();
+                    return Field::new(&r.name, dt, nullable);
+                }
                 let dt = match (r.func, r.input.map(|(_, t)| t)) {
                     (AggFunc::Count | AggFunc::CountDistinct, _) => DataType::Int64,
                     (AggFunc::Avg, _) | (_, Some(ValueType::F64)) => DataType::Float64,
@@ -285,6 +314,9 @@ impl RowAggs {
     pub(crate) fn columns(&self, rows: &[Vec<Slot>]) -> Vec<ArrayRef> {
         (0..self.resolved.len())
             .map(|j| {
+                if let Some(Resolved { user: Some((user, _)), .. }) = self.resolved.get(j) {
+                    return user_column(user, rows, j);
+                }
                 let slots = rows.iter().map(|r| r.get(j));
                 let vt = self.resolved.get(j).and_then(|r| r.input.map(|(_, t)| t));
                 column(slots, vt)
@@ -306,7 +338,7 @@ fn column<'a>(slots: impl Iterator<Item = Option<&'a Slot>>, vt: Option<ValueTyp
             Some(Slot::DistinctS(set)) => Some(Scalar::I64(set.len() as i64)),
             Some(Slot::Extreme { value, .. }) => scalar(value.as_ref()),
             Some(Slot::Positional { value, .. }) => scalar(value.as_ref().map(|(_, v)| v)),
-            None => None,
+            Some(Slot::User(_)) | None => None,
         })
         .collect();
     let first_kind = slots.iter().flatten().next();
@@ -341,7 +373,7 @@ fn column<'a>(slots: impl Iterator<Item = Option<&'a Slot>>, vt: Option<ValueTyp
 #[inline]
 fn read(bound: &Bound, row: usize) -> Option<Scalar> {
     match bound {
-        Bound::None => None,
+        Bound::None | Bound::User(_) => None,
         Bound::I64(a) => a.is_valid(row).then(|| Scalar::I64(a.value(row))),
         Bound::F64(a) => a.is_valid(row).then(|| Scalar::F64(a.value(row))),
         Bound::Str(a) => a.is_valid(row).then(|| Scalar::Str(a.value(row).to_string())),
@@ -352,6 +384,7 @@ fn read(bound: &Bound, row: usize) -> Option<Scalar> {
 fn is_valid(bound: &Bound, row: usize) -> bool {
     match bound {
         Bound::None => true,
+        Bound::User(a) => a.is_valid(row),
         Bound::I64(a) => a.is_valid(row),
         Bound::F64(a) => a.is_valid(row),
         Bound::Str(a) => a.is_valid(row),
@@ -405,6 +438,7 @@ impl Aggregate for RowAggs {
             .map(|r| {
                 let vt = r.input.map(|(_, t)| t);
                 match r.func {
+                    AggFunc::User => r.user.as_ref().map_or(Slot::Count(0), |(u, _)| user_slot(u)),
                     AggFunc::Count => Slot::Count(0),
                     AggFunc::Sum if vt == Some(ValueType::F64) => Slot::SumF(0.0),
                     AggFunc::Sum => Slot::SumI(0),
@@ -461,6 +495,7 @@ impl Aggregate for RowAggs {
                         merge_positional(value, input.ts, &v, *last);
                     }
                 }
+                (Slot::User(u), Bound::User(col)) => u.agg.0.add(&mut u.acc, col.as_ref(), row),
                 _ => {}
             }
         }
@@ -484,6 +519,7 @@ impl Aggregate for RowAggs {
                 (Slot::Positional { last, value }, Slot::Positional { value: Some((ts, v)), .. }) => {
                     merge_positional(value, *ts, v, *last);
                 }
+                (Slot::User(a), Slot::User(b)) => a.agg.0.merge(&mut a.acc, &b.acc),
                 _ => {}
             }
         }
@@ -500,6 +536,7 @@ impl Aggregate for RowAggs {
                 .map(|s| match s {
                     Slot::DistinctI(set) => set.capacity() * 16,
                     Slot::DistinctS(set) => set.iter().map(|v| v.capacity() + 32).sum(),
+                    Slot::User(u) => u.agg.0.acc_heap_bytes(&u.acc),
                     _ => 0,
                 })
                 .sum::<usize>()

@@ -15,9 +15,17 @@
 //! - **Late rows** go to the [`LATE`] side output with their original columns plus a
 //!   `late_reason` Utf8 column. Rows with a null key or null event time go there too, with the
 //!   reason saying so: nothing is dropped silently.
+//! - **Two-phase aggregation.** With event time and tumbling or hop windows, the runtime runs a
+//!   [`LocalAggregate`] in each source task: rows certainly on time are pre-aggregated there per
+//!   pane and key, and arrive here as a [`Partial`] that
+//!   [`process_partial`](Operator::process_partial) merges into the panes; the other rows arrive
+//!   raw and are judged here as usual. The output is the same (see
+//!   [`LocalPanes`](crate::window::LocalPanes)); sessions always arrive raw.
 
 mod aggs;
+mod local;
 mod snapshot;
+pub mod udaf;
 
 use std::sync::Arc;
 
@@ -33,6 +41,10 @@ pub use aggs::{
     avg, count, count_col, count_distinct, first, last, max, min, sum, AggExpr, AggFunc, RowAggs, RowRef,
     Scalar, Slot,
 };
+pub(crate) use local::LocalAggregate;
+pub use local::Partial;
+use local::PartialPanes;
+pub use udaf::{udaf, UserSlot};
 
 use crate::error::{DataflowError, Result};
 use crate::message::LATE;
@@ -59,6 +71,10 @@ pub struct WindowAggregate {
     state: Option<Bound_>,
     results_str: Vec<WindowResult<String, Vec<Slot>>>,
     results_row: Vec<WindowResult<Vec<u8>, Vec<Slot>>>,
+    /// The input watermark, kept from before the state is bound: a keyed task can see
+    /// watermarks before its first rows, and its state must start at the watermark, not at
+    /// `Watermark::MIN` (or rows that are late would be accepted).
+    watermark: Watermark,
 }
 
 /// State bound to the input schema.
@@ -89,6 +105,7 @@ impl WindowAggregate {
             state: None,
             results_str: Vec::new(),
             results_row: Vec::new(),
+            watermark: Watermark::MIN,
         }
     }
 
@@ -131,7 +148,7 @@ impl WindowAggregate {
         let aggs = RowAggs::resolve(&self.exprs, schema)?;
         let key_fields: Vec<Field> =
             key_cols.iter().map(|&i| schema.field(i).clone().with_nullable(false)).collect();
-        let keyed = match key_fields.as_slice() {
+        let mut keyed = match key_fields.as_slice() {
             [f] if f.data_type() == &DataType::Utf8 => {
                 Keyed::Str(WindowAggregator::new(&self.spec, aggs.clone()))
             }
@@ -140,6 +157,11 @@ impl WindowAggregate {
                 Keyed::Rows(WindowAggregator::new(&self.spec, aggs.clone()), RowConverter::new(sort)?)
             }
         };
+        // Empty state: this emits nothing, it only moves the state to the input watermark.
+        match &mut keyed {
+            Keyed::Str(state) => state.advance(self.watermark, &mut self.results_str),
+            Keyed::Rows(state, _) => state.advance(self.watermark, &mut self.results_row),
+        }
         let ts_type = DataType::Timestamp(TimeUnit::Millisecond, None);
         let mut fields = vec![
             Field::new("window_start", ts_type.clone(), false),
@@ -302,8 +324,46 @@ impl Operator for WindowAggregate {
         Ok(())
     }
 
+    fn approx_state_bytes(&self) -> usize {
+        match self.state.as_ref().map(|b| &b.keyed) {
+            Some(Keyed::Str(state)) => state.approx_state_bytes(String::capacity),
+            Some(Keyed::Rows(state, _)) => state.approx_state_bytes(Vec::capacity),
+            None => 0,
+        }
+    }
+
+    fn process_partial(&mut self, partial: Partial, ctx: &mut Context, out: &mut Collector) -> Result<()> {
+        let _ = (ctx, out);
+        self.bind(&partial.schema)?;
+        let Some(b) = self.state.as_mut() else { return Ok(()) };
+        // A refused partial breaks the invariant of `LocalPanes` (it is sent only while every
+        // window of its pane is open here): an engine bug, reported rather than dropped.
+        let refused = |late: crate::window::Late| {
+            DataflowError::InvalidPipeline(format!("two-phase aggregation: partial refused: {late}"))
+        };
+        match (&mut b.keyed, partial.panes) {
+            (Keyed::Str(WindowAggregator::Aligned(w)), PartialPanes::Str(panes)) => {
+                for p in panes {
+                    w.merge_pane(p.pane_start, p.key, p.acc).map_err(refused)?;
+                }
+            }
+            (Keyed::Rows(WindowAggregator::Aligned(w), _), PartialPanes::Rows(panes)) => {
+                for p in panes {
+                    w.merge_pane(p.pane_start, p.key, p.acc).map_err(refused)?;
+                }
+            }
+            _ => {
+                return Err(DataflowError::InvalidPipeline(
+                    "two-phase aggregation: partials do not match this window operator's state".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+
     fn on_watermark(&mut self, wm: Watermark, ctx: &mut Context, out: &mut Collector) -> Result<()> {
         ctx.watermark = Some(wm);
+        self.watermark = self.watermark.max(wm);
         if let Some(b) = self.state.as_mut() {
             let mut columns: Vec<ArrayRef>;
             let slots: Vec<Vec<Slot>>;
