@@ -1,0 +1,288 @@
+//! A script compiled: its tables and views, its `SET` options, and each `INSERT INTO` planned
+//! by DataFusion and translated for the engine. Nothing is opened here; see [`crate::job`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_cast::can_cast_types;
+use arrow_schema::{Field, Schema};
+use datafusion_sql::planner::SqlToRel;
+use datafusion_sql::sqlparser::ast::{self, TableObject};
+use datafusion_sql::sqlparser::keywords::Keyword;
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan};
+
+use crate::catalog::{parser_options, Catalog};
+use crate::connector;
+use crate::ddl::{parse_create_table, parser};
+use crate::error::{datafusion_error, parse_error, ErrorKind, Pos, Result, SqlError};
+use crate::script::{split, StatementKind};
+use crate::steps::{Reshape, Step};
+use crate::translate::{translate, QueryPlan};
+use crate::tvf::rewrite;
+
+/// One `INSERT INTO`: the query, compiled, and the table it writes.
+#[derive(Debug, Clone)]
+pub struct Insert {
+    /// The target table.
+    pub target: String,
+    /// The compiled query.
+    pub plan: QueryPlan,
+    /// Casts and orders the query's columns as the target's.
+    pub to_target: Step,
+    /// Where the statement starts.
+    pub pos: Pos,
+}
+
+/// A compiled script.
+pub struct Script {
+    /// Its tables and views.
+    pub catalog: Catalog,
+    /// Its `SET` options.
+    pub settings: BTreeMap<String, String>,
+    /// Its INSERTs, in order.
+    pub inserts: Vec<Insert>,
+    /// Whether the file asked for `EXPLAIN` instead of running.
+    pub explain_only: bool,
+}
+
+/// Compiles a script: every statement is parsed and planned before anything runs.
+///
+/// # Errors
+/// The first error, with its position and a hint.
+pub fn compile(text: &str) -> Result<Script> {
+    let mut script = Script {
+        catalog: Catalog::new(),
+        settings: BTreeMap::new(),
+        inserts: Vec::new(),
+        explain_only: false,
+    };
+    let mut next_window = 0;
+    for stmt in split(text)? {
+        let mut tokens = stmt.significant();
+        let mut kind = stmt.kind;
+        if kind == StatementKind::Explain {
+            script.explain_only = true;
+            tokens.remove(0);
+            kind = match tokens.first().map(|t| &t.token) {
+                Some(Token::Word(w)) if w.keyword == Keyword::INSERT => StatementKind::Insert,
+                _ => {
+                    return Err(SqlError::new(
+                        ErrorKind::Unsupported,
+                        stmt.pos,
+                        "EXPLAIN takes an INSERT INTO statement",
+                    ))
+                }
+            };
+        }
+        match kind {
+            StatementKind::CreateTable => script.catalog.add_table(parse_create_table(tokens, stmt.pos)?)?,
+            StatementKind::CreateView => {
+                create_view(&mut script.catalog, tokens, stmt.pos, &mut next_window)?
+            }
+            StatementKind::Set => {
+                let (k, v) = parse_set(&tokens, stmt.pos)?;
+                script.settings.insert(k, v);
+            }
+            StatementKind::Insert => {
+                let insert = plan_insert(&mut script.catalog, tokens, stmt.pos, &mut next_window)?;
+                script.inserts.push(insert);
+            }
+            StatementKind::Explain => {}
+        }
+    }
+    if script.inserts.is_empty() {
+        return Err(SqlError::new(
+            ErrorKind::Syntax,
+            Pos::default(),
+            "the script has no INSERT INTO statement",
+        )
+        .hint("a job writes its results with INSERT INTO table SELECT ..."));
+    }
+    Ok(script)
+}
+
+fn parse_set(tokens: &[TokenWithSpan], pos: Pos) -> Result<(String, String)> {
+    let strings: Vec<String> = tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
+    match (strings.as_slice(), tokens.len()) {
+        ([k, v], 4) => Ok((k.clone(), v.clone())),
+        _ => Err(SqlError::new(ErrorKind::Syntax, pos, "expected SET 'key' = 'value'")),
+    }
+}
+
+/// Replaces a statement's window TVFs by planning-only tables and registers them.
+fn register_windows(
+    catalog: &mut Catalog,
+    tokens: Vec<TokenWithSpan>,
+    next: &mut usize,
+) -> Result<Vec<TokenWithSpan>> {
+    let (tokens, tvfs) = rewrite(tokens, next)?;
+    for tvf in tvfs {
+        let Some(schema) = catalog.relation_schema(&tvf.table) else {
+            return Err(SqlError::new(
+                ErrorKind::Unknown,
+                tvf.table_pos,
+                format!("table '{}' not found", tvf.table),
+            )
+            .hint("declare it with CREATE TABLE before the query"));
+        };
+        if schema.field_with_name(&tvf.time_column).is_err() {
+            let msg = format!("no column `{}` in `{}`", tvf.time_column, tvf.table);
+            return Err(SqlError::new(ErrorKind::Unknown, tvf.time_pos, msg));
+        }
+        catalog.windows.insert(tvf.alias.clone(), tvf);
+    }
+    Ok(tokens)
+}
+
+fn create_view(catalog: &mut Catalog, tokens: Vec<TokenWithSpan>, pos: Pos, next: &mut usize) -> Result<()> {
+    let as_at = tokens
+        .iter()
+        .position(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::AS))
+        .ok_or_else(|| SqlError::new(ErrorKind::Syntax, pos, "expected CREATE VIEW name AS SELECT ..."))?;
+    let name = match tokens.get(as_at.wrapping_sub(1)).map(|t| &t.token) {
+        Some(Token::Word(w)) if as_at >= 3 => w.value.clone(),
+        _ => return Err(SqlError::new(ErrorKind::Syntax, pos, "expected CREATE VIEW name AS SELECT ...")),
+    };
+    if catalog.relation_schema(&name).is_some() {
+        return Err(SqlError::new(ErrorKind::Syntax, pos, format!("`{name}` is already defined")));
+    }
+    let tokens = register_windows(catalog, tokens[as_at + 1..].to_vec(), next)?;
+    let q = parser(tokens).parse_query().map_err(|e| parse_error(&e, pos))?;
+    let plan = SqlToRel::new_with_options(&*catalog, parser_options())
+        .sql_statement_to_plan(ast::Statement::Query(q))
+        .map_err(|e| datafusion_error(&e, pos))?;
+    catalog.views.insert(name, plan);
+    Ok(())
+}
+
+fn plan_insert(
+    catalog: &mut Catalog,
+    tokens: Vec<TokenWithSpan>,
+    pos: Pos,
+    next: &mut usize,
+) -> Result<Insert> {
+    let tokens = register_windows(catalog, tokens, next)?;
+    let stmt = parser(tokens).parse_statement().map_err(|e| parse_error(&e, pos))?;
+    let ast::Statement::Insert(insert) = stmt else {
+        return Err(SqlError::new(ErrorKind::Syntax, pos, "expected INSERT INTO table SELECT ..."));
+    };
+    let TableObject::TableName(target_name) = &insert.table else {
+        return Err(SqlError::new(
+            ErrorKind::Unsupported,
+            pos,
+            "INSERT INTO a table function is not supported",
+        ));
+    };
+    let target = target_name.to_string().trim_matches('`').to_string();
+    let target_pos = target_name.0.first().and_then(|p| p.as_ident()).map_or(pos, |i| Pos::of(i.span));
+    let Some(query) = insert.source else {
+        return Err(SqlError::new(ErrorKind::Syntax, pos, "expected INSERT INTO table SELECT ..."));
+    };
+    let table = catalog.tables.get(&target).ok_or_else(|| {
+        SqlError::new(ErrorKind::Unknown, target_pos, format!("table '{target}' not found"))
+            .hint("declare the sink with CREATE TABLE ... WITH ('connector' = ...)")
+    })?;
+    connector::connector(table)?;
+    let plan = SqlToRel::new_with_options(&*catalog, parser_options())
+        .sql_statement_to_plan(ast::Statement::Query(query))
+        .map_err(|e| datafusion_error(&e, pos))?;
+    let plan = translate(&plan, catalog, pos)?;
+    let table =
+        catalog.tables.get(&target).ok_or_else(|| SqlError::new(ErrorKind::Unknown, target_pos, "sink"))?;
+    if let Some(src) = catalog.tables.get(&plan.source) {
+        connector::connector(src)?;
+    }
+    let columns: Vec<String> =
+        insert.columns.iter().map(|c| c.to_string().trim_matches('`').to_string()).collect();
+    let to_target = target_step(&plan, table, &columns, pos)?;
+    Ok(Insert { target, plan, to_target, pos })
+}
+
+/// The query's columns as the target table's physical columns: by position, or by the
+/// INSERT's column list (other columns null).
+fn target_step(
+    plan: &QueryPlan,
+    table: &crate::catalog::Table,
+    columns: &[String],
+    pos: Pos,
+) -> Result<Step> {
+    let fields = table.physical.fields();
+    let out = plan.schema.fields();
+    let order: Vec<Option<usize>> = if columns.is_empty() {
+        if out.len() != fields.len() {
+            return Err(SqlError::new(
+                ErrorKind::Type,
+                pos,
+                format!(
+                    "the query produces {} columns, table `{}` has {}",
+                    out.len(),
+                    table.def.name,
+                    fields.len()
+                ),
+            )
+            .hint(format!(
+                "select the columns {}",
+                fields.iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        (0..fields.len()).map(Some).collect()
+    } else {
+        for c in columns {
+            if table.physical.field_with_name(c).is_err() {
+                return Err(SqlError::new(
+                    ErrorKind::Unknown,
+                    pos,
+                    format!("no column `{c}` in table `{}`", table.def.name),
+                ));
+            }
+        }
+        if columns.len() != out.len() {
+            return Err(SqlError::new(
+                ErrorKind::Type,
+                pos,
+                format!("{} columns listed, the query produces {}", columns.len(), out.len()),
+            ));
+        }
+        fields.iter().map(|f| columns.iter().position(|c| c == f.name())).collect()
+    };
+    let mut reshape = Vec::new();
+    for (f, o) in fields.iter().zip(&order) {
+        match o {
+            Some(i) => {
+                let from = out[*i].data_type();
+                if !can_cast_types(from, f.data_type()) {
+                    return Err(SqlError::new(
+                        ErrorKind::Type,
+                        pos,
+                        format!(
+                            "column `{}` of `{}` is {}, the query gives {from}",
+                            f.name(),
+                            table.def.name,
+                            f.data_type()
+                        ),
+                    )
+                    .hint("CAST the value in the SELECT list"));
+                }
+                reshape.push(Reshape::Column(*i));
+            }
+            None => {
+                return Err(SqlError::new(
+                    ErrorKind::Unsupported,
+                    pos,
+                    format!("column `{}` is not written", f.name()),
+                )
+                .hint("list every column of the table, or none"))
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(
+        fields.iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect::<Vec<_>>(),
+    ));
+    Ok(Step::Reshape { text: format!("INSERT INTO {}", table.def.name), columns: reshape, schema })
+}

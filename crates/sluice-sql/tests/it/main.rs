@@ -1,0 +1,3 @@
+//! Integration tests of sluice-sql: the golden suite.
+
+mod golden;
