@@ -132,7 +132,6 @@ pub(crate) fn translate_aggregate(
             .hint(format!("add `{k}` to the GROUP BY")));
         }
     }
-    let real_keys = keys.len();
     if keys.is_empty() {
         // The engine aggregates per key: one constant key for a global window.
         exprs.push(compile(&lit(0_i64), &phys, pos)?);
@@ -141,9 +140,11 @@ pub(crate) fn translate_aggregate(
     }
 
     let mut aggs = Vec::new();
+    // SUM of no values is NULL in SQL and 0 in the engine: such sums get a hidden count.
+    let mut sum_counts = Vec::new();
     for (j, e) in a.aggr_expr.iter().enumerate() {
         let ep = expr_pos(e, pos);
-        let (agg, input_expr) = aggregate(e, ep)?;
+        let (agg, input_expr, is_sum) = aggregate(e, ep)?;
         let name = format!("__g{j}");
         match input_expr {
             Some(ie) => {
@@ -156,6 +157,9 @@ pub(crate) fn translate_aggregate(
                 let col = format!("__a{}", fields.len());
                 exprs.push(compile(&ie, &phys, ep)?);
                 fields.push(Field::new(&col, et, true));
+                if is_sum {
+                    sum_counts.push((j, count_col(&col).as_(&format!("__n{j}"))));
+                }
                 aggs.push(agg(&col).as_(&name));
             }
             None => aggs.push(count().as_(&name)),
@@ -174,10 +178,16 @@ pub(crate) fn translate_aggregate(
 
     // The engine emits window_start, window_end, keys, aggregates; DataFusion planned the
     // GROUP BY columns, then the aggregates.
-    let key_slots = keys.len();
+    let first_agg = 2 + keys.len();
     let mut columns = group_cols;
-    columns.extend((0..a.aggr_expr.len()).map(|j| Reshape::Column(2 + key_slots + j)));
-    let _ = real_keys;
+    for j in 0..a.aggr_expr.len() {
+        let count = sum_counts.iter().position(|(k, _)| *k == j);
+        columns.push(match count {
+            Some(c) => Reshape::NullIfNoValues { value: first_agg + j, count: first_agg + aggs.len() + c },
+            None => Reshape::Column(first_agg + j),
+        });
+    }
+    aggs.extend(sum_counts.into_iter().map(|(_, agg)| agg));
     let out_fields: Vec<Field> =
         a.schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
     chain.post.push(Step::Reshape {
@@ -192,8 +202,9 @@ pub(crate) fn translate_aggregate(
 
 type MakeAgg = fn(&str) -> AggExpr;
 
-/// The engine aggregate for `e` and the expression it reads (`None` for `COUNT(*)`).
-fn aggregate(e: &Expr, pos: Pos) -> Result<(MakeAgg, Option<Expr>)> {
+/// The engine aggregate for `e`, the expression it reads (`None` for `COUNT(*)`), and whether
+/// it is a SUM.
+fn aggregate(e: &Expr, pos: Pos) -> Result<(MakeAgg, Option<Expr>, bool)> {
     let inner = match e {
         Expr::Alias(a) => a.expr.as_ref(),
         e => e,
@@ -239,12 +250,12 @@ fn aggregate(e: &Expr, pos: Pos) -> Result<(MakeAgg, Option<Expr>)> {
     }
     // COUNT(*) FILTER (WHERE f) counts a value that is null where f is not true.
     let arg = match (&p.filter, arg) {
-        (None, None) => return Ok((make, None)),
+        (None, None) => return Ok((make, None, false)),
         (Some(f), None) => Some(lit(1_i64)).map(|v| masked(f, v)),
         (Some(f), Some(a)) => Some(masked(f, a)),
         (None, Some(a)) => Some(a),
     };
-    Ok((make, arg))
+    Ok((make, arg, name == "sum"))
 }
 
 fn masked(filter: &Expr, value: Expr) -> Expr {

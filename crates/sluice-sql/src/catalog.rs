@@ -169,6 +169,29 @@ impl Catalog {
         Ok(())
     }
 
+    /// Plans a query and applies DataFusion's type coercion (implicit casts), so that
+    /// `int_col / 1000.0` and friends compile to physical expressions.
+    ///
+    /// # Errors
+    /// A planning error, with `pos` as the fallback position.
+    pub fn plan_query(
+        &self,
+        query: Box<datafusion_sql::sqlparser::ast::Query>,
+        pos: crate::error::Pos,
+    ) -> Result<LogicalPlan> {
+        use datafusion_optimizer::analyzer::type_coercion::TypeCoercion;
+        use datafusion_optimizer::simplify_expressions::SimplifyExpressions;
+        use datafusion_optimizer::{AnalyzerRule, Optimizer, OptimizerContext};
+        let plan = SqlToRel::new_with_options(self, parser_options())
+            .sql_statement_to_plan(datafusion_sql::sqlparser::ast::Statement::Query(query))
+            .map_err(|e| datafusion_error(&e, pos))?;
+        let plan = TypeCoercion::new().analyze(plan, &self.options).map_err(|e| datafusion_error(&e, pos))?;
+        // COALESCE, NVL and friends are planned as calls that must be simplified (to CASE)
+        // before they can run.
+        let simplify = Optimizer::with_rules(vec![Arc::new(SimplifyExpressions::new())]);
+        simplify.optimize(plan, &OptimizerContext::new(), |_, _| {}).map_err(|e| datafusion_error(&e, pos))
+    }
+
     /// The schema of a table or view.
     #[must_use]
     pub fn relation_schema(&self, name: &str) -> Option<SchemaRef> {

@@ -4,17 +4,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_cast::can_cast_types;
-use arrow_schema::{Field, Schema};
-use datafusion_sql::planner::SqlToRel;
+use arrow_schema::{DataType, Field, Schema};
 use datafusion_sql::sqlparser::ast::{self, TableObject};
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan};
 
-use crate::catalog::{parser_options, Catalog};
+use crate::catalog::Catalog;
 use crate::connector;
 use crate::ddl::{parse_create_table, parser};
-use crate::error::{datafusion_error, parse_error, ErrorKind, Pos, Result, SqlError};
+use crate::error::{parse_error, ErrorKind, Pos, Result, SqlError};
 use crate::script::{split, StatementKind};
 use crate::steps::{Reshape, Step};
 use crate::translate::{translate, QueryPlan};
@@ -115,6 +113,15 @@ fn parse_set(tokens: &[TokenWithSpan], pos: Pos) -> Result<(String, String)> {
     }
 }
 
+/// Fails unless the parser consumed the whole statement.
+fn at_end(p: &datafusion_sql::sqlparser::parser::Parser<'_>) -> Result<()> {
+    let t = p.peek_token();
+    match t.token {
+        Token::EOF => Ok(()),
+        other => Err(SqlError::new(ErrorKind::Syntax, Pos::of(t.span), format!("unexpected `{other}`"))),
+    }
+}
+
 /// Replaces a statement's window TVFs by planning-only tables and registers them.
 fn register_windows(
     catalog: &mut Catalog,
@@ -153,10 +160,10 @@ fn create_view(catalog: &mut Catalog, tokens: Vec<TokenWithSpan>, pos: Pos, next
         return Err(SqlError::new(ErrorKind::Syntax, pos, format!("`{name}` is already defined")));
     }
     let tokens = register_windows(catalog, tokens[as_at + 1..].to_vec(), next)?;
-    let q = parser(tokens).parse_query().map_err(|e| parse_error(&e, pos))?;
-    let plan = SqlToRel::new_with_options(&*catalog, parser_options())
-        .sql_statement_to_plan(ast::Statement::Query(q))
-        .map_err(|e| datafusion_error(&e, pos))?;
+    let mut p = parser(tokens);
+    let q = p.parse_query().map_err(|e| parse_error(&e, pos))?;
+    at_end(&p)?;
+    let plan = catalog.plan_query(q, pos)?;
     catalog.views.insert(name, plan);
     Ok(())
 }
@@ -168,7 +175,9 @@ fn plan_insert(
     next: &mut usize,
 ) -> Result<Insert> {
     let tokens = register_windows(catalog, tokens, next)?;
-    let stmt = parser(tokens).parse_statement().map_err(|e| parse_error(&e, pos))?;
+    let mut p = parser(tokens);
+    let stmt = p.parse_statement().map_err(|e| parse_error(&e, pos))?;
+    at_end(&p)?;
     let ast::Statement::Insert(insert) = stmt else {
         return Err(SqlError::new(ErrorKind::Syntax, pos, "expected INSERT INTO table SELECT ..."));
     };
@@ -189,9 +198,7 @@ fn plan_insert(
             .hint("declare the sink with CREATE TABLE ... WITH ('connector' = ...)")
     })?;
     connector::connector(table)?;
-    let plan = SqlToRel::new_with_options(&*catalog, parser_options())
-        .sql_statement_to_plan(ast::Statement::Query(query))
-        .map_err(|e| datafusion_error(&e, pos))?;
+    let plan = catalog.plan_query(query, pos)?;
     let plan = translate(&plan, catalog, pos)?;
     let table =
         catalog.tables.get(&target).ok_or_else(|| SqlError::new(ErrorKind::Unknown, target_pos, "sink"))?;
@@ -206,6 +213,22 @@ fn plan_insert(
 
 /// The query's columns as the target table's physical columns: by position, or by the
 /// INSERT's column list (other columns null).
+/// Whether a value of type `from` may be written to a column of type `to` without a CAST:
+/// the same type, a wider number, or NULL.
+fn assignable(from: &DataType, to: &DataType) -> bool {
+    use DataType as T;
+    let int =
+        |t: &T| matches!(t, T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32);
+    let float = |t: &T| matches!(t, T::Float16 | T::Float32 | T::Float64 | T::Decimal128(..));
+    let string = |t: &T| matches!(t, T::Utf8 | T::LargeUtf8 | T::Utf8View);
+    from == to
+        || matches!(from, T::Null)
+        || (int(from) && (int(to) || float(to)))
+        || (float(from) && float(to))
+        || (string(from) && string(to))
+        || (matches!(from, T::Timestamp(..)) && matches!(to, T::Timestamp(..)))
+}
+
 fn target_step(
     plan: &QueryPlan,
     table: &crate::catalog::Table,
@@ -256,7 +279,7 @@ fn target_step(
         match o {
             Some(i) => {
                 let from = out[*i].data_type();
-                if !can_cast_types(from, f.data_type()) {
+                if !assignable(from, f.data_type()) {
                     return Err(SqlError::new(
                         ErrorKind::Type,
                         pos,

@@ -175,9 +175,52 @@ pub(crate) fn datafusion_error(e: &datafusion_common::DataFusionError, fallback:
         D::ArrowError(..) => ErrorKind::Type,
         _ => ErrorKind::Type,
     };
-    let mut err = SqlError::new(kind, pos, message);
+    let mut err = SqlError::new(kind, pos, strip_window_tables(&message));
     if let Some(h) = diag.and_then(|d| d.helps.first()) {
-        err = err.hint(h.message.clone());
+        err = err.hint(strip_window_tables(&h.message));
     }
     err
+}
+
+/// Removes the planning-only qualifiers `__window_N.` that window TVFs become.
+fn strip_window_tables(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("__window_") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "__window_".len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        match after[digits..].strip_prefix('.') {
+            Some(tail) if digits > 0 => rest = tail,
+            _ => {
+                out.push_str("__window_");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_qualifiers_are_stripped() {
+        assert_eq!(
+            strip_window_tables("No field named uri. Did you mean '__window_0.url'?"),
+            "No field named uri. Did you mean 'url'?"
+        );
+        assert_eq!(strip_window_tables("__window_x and __window_12.a"), "__window_x and a");
+    }
+
+    #[test]
+    fn positions_in_parser_messages() {
+        assert_eq!(
+            position_in_message("Expected: ), found: EOF at Line: 3, Column: 14"),
+            Some(Pos::new(3, 14))
+        );
+        assert_eq!(position_in_message("no position"), None);
+    }
 }

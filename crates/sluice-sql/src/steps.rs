@@ -6,13 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMillisecondType;
+use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, TimestampMillisecondArray,
 };
 use arrow_cast::cast;
 use arrow_schema::{DataType, SchemaRef};
 use arrow_select::filter::filter_record_batch;
+use arrow_select::nullif::nullif;
 use datafusion_common::DFSchema;
 use datafusion_expr::execution_props::ExecutionProps;
 use datafusion_expr::physical_planning_context::PhysicalPlanningContext;
@@ -42,6 +43,13 @@ pub enum Reshape {
     Column(usize),
     /// `window_end - 1 ms` (Flink's `window_time`) from the input's `window_end` column `i`.
     WindowTime(usize),
+    /// Column `value`, null where the Int64 column `count` is 0 (SQL's SUM of no values).
+    NullIfNoValues {
+        /// The aggregate's column.
+        value: usize,
+        /// The count of its non-null inputs.
+        count: usize,
+    },
 }
 
 /// One per-batch step.
@@ -150,6 +158,11 @@ impl Step {
                             let times: TimestampMillisecondArray =
                                 ends.iter().map(|v| v.map(|v| v - 1)).collect();
                             Arc::new(times)
+                        }
+                        Reshape::NullIfNoValues { value, count } => {
+                            let counts = batch.column(*count).as_primitive::<Int64Type>();
+                            let empty = BooleanArray::from_unary(counts, |n| n == 0);
+                            nullif(batch.column(*value), &empty)?
                         }
                     };
                     out.push(cast_to(a, field.data_type())?);
