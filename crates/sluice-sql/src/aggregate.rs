@@ -165,6 +165,14 @@ pub(crate) fn translate_aggregate(
             None => aggs.push(count().as_(&name)),
         }
     }
+    if catalog.keep_late_columns {
+        for (i, f) in phys.fields().iter().enumerate() {
+            if f.name() != &tvf.time_column && !fields.iter().any(|g| g.name() == f.name()) {
+                exprs.push(Arc::new(PhysicalColumn::new(f.name(), i)));
+                fields.push(f.as_ref().clone().with_nullable(true));
+            }
+        }
+    }
     let text = format!(
         "GROUP BY {} | {}",
         a.group_expr.iter().map(|e| e.human_display().to_string()).collect::<Vec<_>>().join(", "),

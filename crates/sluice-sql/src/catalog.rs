@@ -40,6 +40,9 @@ pub struct Catalog {
     pub views: HashMap<String, LogicalPlan>,
     /// Window TVFs by their planning-only name.
     pub windows: HashMap<String, WindowTvf>,
+    /// Set while planning an INSERT whose late rows go to a table: the window's input then
+    /// keeps the source's columns, so that the late rows carry them.
+    pub keep_late_columns: bool,
     udfs: HashMap<String, Arc<ScalarUDF>>,
     udafs: HashMap<String, Arc<AggregateUDF>>,
     planners: Vec<Arc<dyn ExprPlanner>>,
@@ -93,6 +96,7 @@ impl Catalog {
             tables: HashMap::new(),
             views: HashMap::new(),
             windows: HashMap::new(),
+            keep_late_columns: false,
             udfs,
             udafs,
             planners,

@@ -27,6 +27,9 @@ pub struct Insert {
     pub plan: QueryPlan,
     /// Casts and orders the query's columns as the target's.
     pub to_target: Step,
+    /// Where late rows go (`SET 'sluice.late-rows.<target>' = '<table>'`) and how they are
+    /// shaped for that table.
+    pub late: Option<(String, Step)>,
     /// Where the statement starts.
     pub pos: Pos,
 }
@@ -82,7 +85,8 @@ pub fn compile(text: &str) -> Result<Script> {
                 script.settings.insert(k, v);
             }
             StatementKind::Insert => {
-                let insert = plan_insert(&mut script.catalog, tokens, stmt.pos, &mut next_window)?;
+                let insert =
+                    plan_insert(&mut script.catalog, &script.settings, tokens, stmt.pos, &mut next_window)?;
                 script.inserts.push(insert);
             }
             StatementKind::Explain => {}
@@ -170,6 +174,7 @@ fn create_view(catalog: &mut Catalog, tokens: Vec<TokenWithSpan>, pos: Pos, next
 
 fn plan_insert(
     catalog: &mut Catalog,
+    settings: &BTreeMap<String, String>,
     tokens: Vec<TokenWithSpan>,
     pos: Pos,
     next: &mut usize,
@@ -198,8 +203,11 @@ fn plan_insert(
             .hint("declare the sink with CREATE TABLE ... WITH ('connector' = ...)")
     })?;
     connector::connector(table)?;
+    let late_key = format!("sluice.late-rows.{target}");
+    catalog.keep_late_columns = settings.contains_key(&late_key);
     let plan = catalog.plan_query(query, pos)?;
     let plan = translate(&plan, catalog, pos)?;
+    catalog.keep_late_columns = false;
     let table =
         catalog.tables.get(&target).ok_or_else(|| SqlError::new(ErrorKind::Unknown, target_pos, "sink"))?;
     if let Some(src) = catalog.tables.get(&plan.source) {
@@ -208,7 +216,87 @@ fn plan_insert(
     let columns: Vec<String> =
         insert.columns.iter().map(|c| c.to_string().trim_matches('`').to_string()).collect();
     let to_target = target_step(&plan, table, &columns, pos)?;
-    Ok(Insert { target, plan, to_target, pos })
+    let late = match settings.get(&late_key) {
+        Some(late_table) => Some(late_step(catalog, &plan, late_table, &late_key, pos)?),
+        None => None,
+    };
+    Ok(Insert { target, plan, to_target, late, pos })
+}
+
+/// Late rows (the window's input columns and `late_reason`) as the columns of `late_table`,
+/// matched by name.
+fn late_step(
+    catalog: &Catalog,
+    plan: &QueryPlan,
+    late_table: &str,
+    key: &str,
+    pos: Pos,
+) -> Result<(String, Step)> {
+    let Some(window) = &plan.window else {
+        return Err(SqlError::new(
+            ErrorKind::Option,
+            pos,
+            format!("SET '{key}': this INSERT has no window, so no late rows"),
+        )
+        .hint("route late rows of INSERTs that aggregate a window TVF"));
+    };
+    let table = catalog.tables.get(late_table).ok_or_else(|| {
+        SqlError::new(ErrorKind::Unknown, pos, format!("SET '{key}': table '{late_table}' not found"))
+            .hint("declare the table for late rows with CREATE TABLE")
+    })?;
+    connector::connector(table)?;
+    let input = plan.pre.iter().rev().find_map(Step::output_schema).ok_or_else(|| {
+        SqlError::new(ErrorKind::Unsupported, pos, "late rows of this query cannot be routed")
+    })?;
+    let mut available: Vec<(String, DataType)> = input
+        .fields()
+        .iter()
+        .filter(|f| !f.name().starts_with("__"))
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    available.push(("late_reason".into(), DataType::Utf8));
+    let mut columns = Vec::new();
+    let mut fields = Vec::new();
+    for f in table.physical.fields() {
+        let Some(i) = input
+            .fields()
+            .iter()
+            .position(|g| g.name() == f.name())
+            .or_else(|| (f.name() == "late_reason").then_some(input.fields().len()))
+        else {
+            let names: Vec<&str> = available.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(SqlError::new(
+                ErrorKind::Unknown,
+                table.def.pos,
+                format!(
+                    "late-row table `{late_table}` has column `{}`, which late rows of `{}` do not",
+                    f.name(),
+                    window.tvf.table
+                ),
+            )
+            .hint(format!("late rows have the columns {}", names.join(", "))));
+        };
+        let from =
+            available.iter().find(|(n, _)| n == f.name()).map(|(_, t)| t.clone()).unwrap_or(DataType::Null);
+        if !assignable(&from, f.data_type()) {
+            return Err(SqlError::new(
+                ErrorKind::Type,
+                table.def.pos,
+                format!(
+                    "late-row column `{}` is {from}, table `{late_table}` has {}",
+                    f.name(),
+                    f.data_type()
+                ),
+            ));
+        }
+        columns.push(Reshape::Column(i));
+        fields.push(Field::new(f.name(), f.data_type().clone(), true));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    Ok((
+        late_table.to_string(),
+        Step::Reshape { text: format!("late rows into {late_table}"), columns, schema },
+    ))
 }
 
 /// The query's columns as the target table's physical columns: by position, or by the

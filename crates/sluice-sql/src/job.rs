@@ -187,6 +187,13 @@ impl Script {
             p = add_step(p, step);
         }
         p = add_step(p, &insert.to_target);
+        if let Some((late_table, step)) = &insert.late {
+            let table = self.catalog.tables.get(late_table).ok_or_else(|| {
+                SqlError::new(ErrorKind::Unknown, insert.pos, format!("table '{late_table}' not found"))
+            })?;
+            let late_sink = connector::sink(table, base, log, i)?;
+            p = p.late_output(StepSink { step: step.clone(), inner: late_sink });
+        }
         Ok((name, p.sink(BoxedSink(sink))))
     }
 
@@ -220,6 +227,9 @@ impl Script {
             }
             for step in &insert.plan.post {
                 let _ = writeln!(s, "  after window: {}", step.text());
+            }
+            if let Some((late, _)) = &insert.late {
+                let _ = writeln!(s, "  late rows: {late}");
             }
             let sink = self.catalog.tables.get(&insert.target);
             let _ = writeln!(s, "  sink: {} {}", insert.target, sink.map(options_text).unwrap_or_default());
@@ -263,5 +273,24 @@ impl sluice_dataflow::sink::Sink for BoxedSink {
     }
     fn finish(&mut self) -> sluice_dataflow::Result<()> {
         self.0.finish()
+    }
+}
+
+/// A sink behind a step (late rows shaped as their table's columns).
+struct StepSink {
+    step: Step,
+    inner: Box<dyn sluice_dataflow::sink::Sink>,
+}
+
+impl sluice_dataflow::sink::Sink for StepSink {
+    fn write(&mut self, batch: &arrow_array::RecordBatch) -> sluice_dataflow::Result<()> {
+        let shaped = self.step.apply(batch.clone())?;
+        self.inner.write(&shaped)
+    }
+    fn flush(&mut self) -> sluice_dataflow::Result<()> {
+        self.inner.flush()
+    }
+    fn finish(&mut self) -> sluice_dataflow::Result<()> {
+        self.inner.finish()
     }
 }
