@@ -83,6 +83,7 @@ pub(crate) fn translate_aggregate(
     let mut fields = vec![Field::new(&tvf.time_column, ts_type, true)];
     let mut keys = Vec::new();
     let mut key_names = Vec::new();
+    let mut key_text = Vec::new();
     let mut group_cols = Vec::new(); // where each GROUP BY column comes from in the engine output
     let (mut has_start, mut has_end) = (false, false);
     for g in &a.group_expr {
@@ -114,6 +115,7 @@ pub(crate) fn translate_aggregate(
         group_cols.push(Reshape::Column(2 + keys.len()));
         exprs.push(compile(g, &phys, gp)?);
         fields.push(Field::new(&name, dt, true));
+        key_text.push(g.human_display().to_string());
         if let Expr::Column(c) = g {
             key_names.push(c.name.clone());
         }
@@ -203,7 +205,7 @@ pub(crate) fn translate_aggregate(
         columns,
         schema: Arc::new(Schema::new(out_fields)),
     });
-    chain.window = Some(WindowStage { bound_ms: wm.bound_ms, tvf, keys, aggs, text });
+    chain.window = Some(WindowStage { bound_ms: wm.bound_ms, tvf, keys, key_text, aggs, text });
     chain.virtual_cols.clear();
     Ok(chain)
 }

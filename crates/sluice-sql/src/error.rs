@@ -183,7 +183,7 @@ pub(crate) fn datafusion_error(e: &datafusion_common::DataFusionError, fallback:
 }
 
 /// Removes the planning-only qualifiers `__window_N.` that window TVFs become.
-fn strip_window_tables(text: &str) -> String {
+pub(crate) fn strip_window_tables(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("__window_") {

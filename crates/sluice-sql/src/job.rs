@@ -221,8 +221,13 @@ impl Script {
                 let _ = writeln!(s, "  source task: {}", step.text());
             }
             if let Some(w) = &insert.plan.window {
-                let _ = writeln!(s, "  key by: {}", w.keys.join(", "));
-                let _ = writeln!(s, "  window: {:?}", w.tvf.kind);
+                let keys = if w.key_text.is_empty() {
+                    "(none: one global window)".into()
+                } else {
+                    w.key_text.join(", ")
+                };
+                let _ = writeln!(s, "  key by: {keys}");
+                let _ = writeln!(s, "  window: {} over {}", w.tvf.kind, w.tvf.table);
                 let _ = writeln!(s, "  aggregate: {}", w.text);
             }
             for step in &insert.plan.post {
@@ -234,7 +239,7 @@ impl Script {
             let sink = self.catalog.tables.get(&insert.target);
             let _ = writeln!(s, "  sink: {} {}", insert.target, sink.map(options_text).unwrap_or_default());
         }
-        s
+        crate::error::strip_window_tables(&s)
     }
 }
 

@@ -25,6 +25,8 @@ pub struct WindowStage {
     pub bound_ms: i64,
     /// Key columns of the engine's input (`__k0`, ...).
     pub keys: Vec<String>,
+    /// The keys as SQL, for `explain`.
+    pub key_text: Vec<String>,
     /// The engine's aggregates (`__g0`, ...).
     pub aggs: Vec<AggExpr>,
     /// The GROUP BY and aggregates as SQL, for `explain`.

@@ -32,6 +32,16 @@ pub enum TvfKind {
     },
 }
 
+impl std::fmt::Display for TvfKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TvfKind::Tumble { size } => write!(f, "TUMBLE(INTERVAL {size} ms)"),
+            TvfKind::Hop { slide, size } => write!(f, "HOP(slide {slide} ms, size {size} ms)"),
+            TvfKind::Session { gap } => write!(f, "SESSION(gap {gap} ms)"),
+        }
+    }
+}
+
 /// One window TVF of a query.
 #[derive(Debug, Clone)]
 pub struct WindowTvf {

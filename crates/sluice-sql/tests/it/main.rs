@@ -1,3 +1,4 @@
 //! Integration tests of sluice-sql: the golden suite.
 
+mod connectors;
 mod golden;
