@@ -126,13 +126,21 @@ impl Script {
         Ok(RunningJob { jobs })
     }
 
+    /// Opens the embedded log if a table uses it: for writing if a `sluice` table is written
+    /// (that takes the data directory's lock), else read-only, so that producers can keep
+    /// appending to the topics the job follows.
     fn open_log(&self, data_dir: Option<&Path>) -> Result<Option<Log>> {
-        let uses_log = self.catalog.tables.values().any(|t| t.def.option("connector") == Some("sluice"));
-        if !uses_log {
+        let is_log = |name: &str| {
+            self.catalog.tables.get(name).is_some_and(|t| t.def.option("connector") == Some("sluice"))
+        };
+        let reads = self.inserts.iter().any(|i| is_log(&i.plan.source));
+        let writes =
+            self.inserts.iter().any(|i| is_log(&i.target) || i.late.as_ref().is_some_and(|(t, _)| is_log(t)));
+        if !reads && !writes {
             return Ok(None);
         }
         let dir = data_dir.unwrap_or(Path::new("./sluice-data"));
-        Log::open(dir, LogOptions::default()).map(Some).map_err(|e| {
+        Log::open(dir, LogOptions::default().read_only(!writes)).map(Some).map_err(|e| {
             SqlError::new(
                 ErrorKind::Runtime,
                 Pos::default(),
