@@ -2,3 +2,4 @@
 
 mod connectors;
 mod golden;
+mod props;
