@@ -4,8 +4,8 @@
 //! `WITH ('key' = 'value', ...)`. Types and expressions are parsed by sqlparser from the same
 //! tokens, so every error keeps its position in the file.
 
-use arrow_schema::{DataType, TimeUnit};
-use datafusion_sql::sqlparser::ast::{self, BinaryOperator, Expr};
+use arrow_schema::DataType;
+use datafusion_sql::sqlparser::ast::{BinaryOperator, Expr};
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::parser::Parser;
@@ -13,6 +13,7 @@ use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::error::{parse_error, ErrorKind, Pos, Result, SqlError};
 use crate::interval::interval_ms;
+use crate::types::arrow_type;
 
 /// How a column gets its value.
 #[derive(Debug, Clone)]
@@ -335,33 +336,49 @@ fn watermark_bound(expr: &Expr, column: &str, pos: Pos) -> Result<i64> {
     }
 }
 
-/// The Arrow type Sluice uses for a SQL type.
-///
-/// # Errors
-/// [`ErrorKind::Unsupported`] for types the engine has no column type for.
-pub fn arrow_type(t: &ast::DataType, pos: Pos) -> Result<DataType> {
-    use ast::DataType as T;
-    // TIMESTAMP_LTZ is stored like TIMESTAMP: epoch milliseconds, rendered in UTC.
-    let ts = |_ltz: bool| DataType::Timestamp(TimeUnit::Millisecond, None);
-    Ok(match t {
-        T::BigInt(_) | T::Int(_) | T::Integer(_) | T::SmallInt(_) | T::TinyInt(_) | T::Int64 => {
-            DataType::Int64
-        }
-        T::Double(_) | T::DoublePrecision | T::Float(_) | T::Real | T::Float64 => DataType::Float64,
-        T::String(_) | T::Varchar(_) | T::Char(_) | T::Text | T::CharVarying(_) | T::Character(_) => {
-            DataType::Utf8
-        }
-        T::Boolean | T::Bool => DataType::Boolean,
-        T::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => ts(true),
-        T::Timestamp(..) | T::Datetime(_) => ts(false),
-        T::Custom(name, _) if name.to_string().eq_ignore_ascii_case("TIMESTAMP_LTZ") => ts(true),
-        other => {
-            return Err(SqlError::new(
-                ErrorKind::Unsupported,
-                pos,
-                format!("unsupported column type {other}"),
-            )
-            .hint("use BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP(3) or TIMESTAMP_LTZ(3)"))
-        }
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::split;
+
+    fn table(sql: &str) -> Result<TableDef> {
+        let s = split(sql)?.remove(0);
+        parse_create_table(s.significant(), s.pos)
+    }
+
+    #[test]
+    fn flink_ddl() {
+        let t = table(
+            "CREATE TABLE v (
+               ts BIGINT NOT NULL, `user` STRING COMMENT 'who', rt AS TO_TIMESTAMP_LTZ(ts, 3),
+               off BIGINT METADATA FROM 'offset' VIRTUAL,
+               WATERMARK FOR rt AS rt - INTERVAL '2.5' SECOND,
+               PRIMARY KEY (ts) NOT ENFORCED
+             ) WITH ('connector' = 'filesystem', 'path' = 'a b');",
+        )
+        .expect("parses");
+        assert_eq!(t.name, "v");
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["ts", "user", "rt", "off"]);
+        assert!(!t.columns[0].nullable);
+        assert!(matches!(t.columns[2].kind, ColumnKind::Computed(_)));
+        assert!(matches!(&t.columns[3].kind, ColumnKind::Metadata { key } if key == "offset"));
+        let (col, wm) = t.watermark.clone().expect("watermark");
+        assert_eq!((col.as_str(), wm.bound_ms), ("rt", 2_500));
+        assert_eq!(t.option("path"), Some("a b"));
+        assert_eq!(t.option_pos("path"), Pos::new(6, 50));
+    }
+
+    #[test]
+    fn errors_point_at_the_mistake() {
+        let e = table("CREATE TABLE v (ts TIMESTAMP(3),\n  n DECIMAL(10, 2))").expect_err("decimal");
+        assert_eq!((e.kind, e.pos), (ErrorKind::Unsupported, Pos::new(2, 5)));
+        let e =
+            table("CREATE TABLE v (ts TIMESTAMP(3), WATERMARK FOR tz AS tz)").expect_err("no such column");
+        assert_eq!((e.kind, e.pos), (ErrorKind::Unknown, Pos::new(1, 48)));
+        let e = table("CREATE TABLE v (ts TIMESTAMP(3)) WITH ('a' 'b')").expect_err("no =");
+        assert_eq!((e.kind, e.pos), (ErrorKind::Syntax, Pos::new(1, 44)));
+        let e = table("CREATE TABLE v (a INT, a INT)").expect_err("twice");
+        assert!(e.message.contains("twice"), "{e}");
+    }
 }

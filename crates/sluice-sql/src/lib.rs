@@ -16,6 +16,7 @@ pub mod script;
 pub mod steps;
 pub mod translate;
 pub mod tvf;
+pub mod types;
 
 pub use compile::{compile, Insert, Script};
 pub use error::{ErrorKind, Pos, SqlError};
