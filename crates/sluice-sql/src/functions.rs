@@ -49,8 +49,12 @@ impl ScalarUDFImpl for ToTimestampLtz {
         };
         let array = value.to_array(args.number_rows)?;
         let ints = array.as_primitive::<Int64Type>();
-        let out: TimestampMillisecondArray =
-            ints.iter().map(|v| v.and_then(|v| v.checked_mul(factor))).collect();
+        let out: TimestampMillisecondArray = if factor == 1 {
+            // Milliseconds already: the same buffer, reinterpreted (no copy).
+            ints.reinterpret_cast()
+        } else {
+            ints.iter().map(|v| v.and_then(|v| v.checked_mul(factor))).collect()
+        };
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
@@ -86,6 +90,9 @@ mod tests {
         let ms = ms.as_primitive::<arrow_array::types::TimestampMillisecondType>();
         assert_eq!(ms.value(0), 2_000);
         assert!(ms.is_null(1));
+        let ms = call(3).expect("precision 3");
+        let ms = ms.as_primitive::<arrow_array::types::TimestampMillisecondType>();
+        assert_eq!((ms.value(0), ms.is_null(1)), (2, true));
         assert!(call(6).is_err());
     }
 }
