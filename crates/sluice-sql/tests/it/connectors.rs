@@ -91,3 +91,13 @@ fn explain_shows_each_stage() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[test]
+fn explain_in_the_file_marks_the_script() -> Result<(), Box<dyn std::error::Error>> {
+    let text = JOB.replace("INSERT INTO counts", "EXPLAIN INSERT INTO counts");
+    let script = compile(&text)?;
+    assert!(script.explain_only);
+    assert!(script.explain().contains("INSERT 1"));
+    assert!(!compile(JOB)?.explain_only);
+    Ok(())
+}
