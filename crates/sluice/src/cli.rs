@@ -40,6 +40,30 @@ pub enum Command {
     /// SLUICE_DATA_DIR is given; there it (re)creates the topics demo_page_views,
     /// demo_window_counts, demo_late_views and demo_dead_letters.
     Demo(DemoArgs),
+    /// Run a SQL job file: CREATE TABLE / CREATE VIEW / SET statements and one or more
+    /// INSERT INTO ... SELECT (Flink SQL), all INSERTs together as one job. Bounded inputs end
+    /// the job when consumed; unbounded ones run until Ctrl-C.
+    Run(RunArgs),
+    /// Print the streaming plan of a SQL job file without running it.
+    Explain(ExplainArgs),
+}
+
+/// `sluice run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The SQL file.
+    pub file: PathBuf,
+    /// Parallel window tasks (and at most as many source tasks) of each INSERT
+    /// [default: SET 'parallelism.default', else 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallelism: Option<u64>,
+}
+
+/// `sluice explain`
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The SQL file.
+    pub file: PathBuf,
 }
 
 /// `sluice topic ...`

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - `cli`: the clap types (flags, defaults, help text).
-//! - `cmd`: one module per subcommand (`topic`, `produce`, `consume`, `gen`, `demo`) and the helpers
+//! - `cmd`: one module per subcommand (`topic`, `produce`, `consume`, `gen`, `demo`, `run` and
+//!   `explain`) and the helpers
 //!   they share for opening the data directory.
 //! - `json_line`: the one-pass JSON validation and field extraction `produce` runs per line.
 //!
@@ -51,6 +52,8 @@ fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
         Command::Consume(args) => cmd::consume::run(dir, &args),
         Command::Gen(GenCommand::PageViews(args)) => cmd::gen::page_views(&args),
         Command::Demo(args) => cmd::demo::run(data_dir_given.then_some(dir), &args),
+        Command::Run(args) => cmd::run::run(dir, &args),
+        Command::Explain(args) => cmd::run::explain(&args),
     }
 }
 

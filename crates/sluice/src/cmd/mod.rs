@@ -12,6 +12,7 @@ pub mod consume;
 pub mod demo;
 pub mod gen;
 pub mod produce;
+pub mod run;
 pub mod topic;
 
 use std::path::Path;

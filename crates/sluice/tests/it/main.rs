@@ -6,6 +6,7 @@
 //! - `errors`: what the user sees when something is wrong.
 //! - `follow`: a consumer in a second process while a producer holds the data directory.
 //! - `demo`: `sluice demo` runs to the end and its summary accounts for every event.
+//! - `sql`: `sluice run` and `sluice explain` on SQL job files.
 //! - `kill`: `kill -9` of a producer leaves exactly a prefix of its input, at least as long as
 //!   what it acknowledged.
 
@@ -14,6 +15,7 @@ mod errors;
 mod follow;
 mod kill;
 mod produce_consume;
+mod sql;
 mod topic;
 
 use std::io::Write;

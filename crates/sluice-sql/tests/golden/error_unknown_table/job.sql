@@ -1,0 +1,14 @@
+-- error: unknown 13:25
+-- message: table 'page_views' not found
+-- hint: CREATE TABLE
+CREATE TABLE views (
+  ts TIMESTAMP(3), user_id BIGINT, url STRING,
+  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
+) WITH ('connector' = 'filesystem', 'path' = 'views.jsonl', 'format' = 'json');
+CREATE TABLE out (window_start TIMESTAMP(3), url STRING, views BIGINT)
+  WITH ('connector' = 'filesystem', 'path' = 'out.json', 'format' = 'json');
+
+INSERT INTO out
+SELECT window_start, url, COUNT(*)
+FROM TABLE(TUMBLE(TABLE page_views, DESCRIPTOR(ts), INTERVAL '5' MINUTE))
+GROUP BY window_start, window_end, url;

@@ -1,0 +1,5 @@
+//! Integration tests of sluice-sql: the golden suite.
+
+mod connectors;
+mod golden;
+mod props;
