@@ -31,6 +31,9 @@ fn a_checkpoint_round_trips_through_a_local_directory() {
     let dir = tempfile::tempdir().unwrap();
     let store = CheckpointStore::open(dir.path().to_str().unwrap(), "pageviews").unwrap();
     runtime().block_on(async {
+        let empty = store.latest_complete().await.unwrap();
+        assert!(empty.checkpoint.is_none() && empty.skipped.is_empty());
+        assert!(store.checkpoint_ids().await.unwrap().is_empty());
         let written = checkpoint(&store, 1, 500).await;
         assert!(dir.path().join("pageviews/chk-1/_manifest").is_file());
         assert!(dir.path().join("pageviews/chk-1/agg-0.snap").is_file());
