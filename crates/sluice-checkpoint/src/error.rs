@@ -71,6 +71,14 @@ pub enum CheckpointError {
         /// The object or prefix.
         path: String,
     },
+    /// A commit refused because state files did not reach the store.
+    #[error("checkpoint store: cannot commit {path}: the upload of {files} failed or did not finish")]
+    Unfinished {
+        /// The checkpoint's folder.
+        path: String,
+        /// The state files missing, comma-separated.
+        files: String,
+    },
     /// A job, operator or savepoint name that cannot be part of a store path.
     #[error("invalid {what} name {name:?}: {reason}")]
     InvalidName {
@@ -98,7 +106,8 @@ impl CheckpointError {
             CheckpointError::Store { .. } | CheckpointError::NotFound { .. } => ErrorKind::External,
             CheckpointError::Corrupt { .. }
             | CheckpointError::UnsupportedVersion { .. }
-            | CheckpointError::AlreadyExists { .. } => ErrorKind::Internal,
+            | CheckpointError::AlreadyExists { .. }
+            | CheckpointError::Unfinished { .. } => ErrorKind::Internal,
         }
     }
 

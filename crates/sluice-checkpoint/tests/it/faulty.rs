@@ -144,3 +144,36 @@ fn a_failed_write_is_reported_and_the_previous_checkpoint_stays_latest() {
         });
     }
 }
+
+/// A failed state file blocks the commit until a retry of it succeeds.
+#[test]
+fn commit_refuses_a_checkpoint_whose_state_file_failed_until_it_is_retried() {
+    let faulty = Arc::new(Faulty::default());
+    let store =
+        CheckpointStore::with_store(Arc::clone(&faulty) as Arc<dyn ObjectStore>, Path::default(), "pv")
+            .unwrap();
+    runtime().block_on(async {
+        let w = store.begin(1).await.unwrap();
+        w.put_state("agg", 0, snapshot(0, 10)).await.unwrap();
+        faulty.fail_puts.store(true, Ordering::SeqCst);
+        assert!(w.put_state("agg", 1, snapshot(1, 10)).await.is_err());
+        faulty.fail_puts.store(false, Ordering::SeqCst);
+        let err = w.commit(info()).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "checkpoint store: cannot commit pv/chk-1: the upload of agg-1.snap failed or did not finish"
+        );
+        assert!(store.latest_complete().await.unwrap().checkpoint.is_none());
+
+        let w = store.begin(2).await.unwrap();
+        faulty.fail_puts.store(true, Ordering::SeqCst);
+        assert!(w.put_state("agg", 1, snapshot(1, 10)).await.is_err());
+        faulty.fail_puts.store(false, Ordering::SeqCst);
+        w.put_state("agg", 1, snapshot(1, 10)).await.unwrap();
+        let err = w.put_state("agg", 1, snapshot(1, 10)).await.unwrap_err();
+        assert!(matches!(err, CheckpointError::AlreadyExists { .. }), "{err}");
+        let manifest = w.commit(info()).await.unwrap();
+        assert_eq!(manifest.files.len(), 1);
+        assert_eq!(store.latest_complete().await.unwrap().checkpoint, Some(manifest));
+    });
+}
