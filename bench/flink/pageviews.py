@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from procstat import descendants, hwm_kb
+
 
 def count_lines(path):
     files = sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else [path]
@@ -31,38 +33,6 @@ def count_lines(path):
                     break
                 n += chunk.count(b"\n")
     return n
-
-
-def hwm_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def descendants(root):
-    """Pids of every process below `root` (from /proc/*/stat's ppid field)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def main():

@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from procstat import descendants, hwm_kb
+
 
 def split_statements(text):
     """The statements of `text`, split on `;` outside '...', "...", `...`, -- and /* */."""
@@ -58,37 +60,6 @@ def parse_set(stmt):
     body = stmt[3:].strip()
     key, _, value = body.partition("=")
     return key.strip().strip("'"), value.strip().strip("'")
-
-
-def hwm_kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def descendants(root):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def main():
