@@ -71,4 +71,4 @@ pub mod source;
 
 pub use dead_letter::DeadLetters;
 pub use sink::{FileSink, LogSink, StdoutSink};
-pub use source::{EndOfInput, FileFormat, FileSource, LogSource, StdinSource};
+pub use source::{EndOfInput, FileFormat, FileSource, LogMetadata, LogSource, StdinSource};

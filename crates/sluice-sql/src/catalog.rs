@@ -19,7 +19,8 @@ use crate::functions::ToTimestampLtz;
 use crate::tvf::WindowTvf;
 
 /// A table: its definition, its full schema (physical, computed and metadata columns in
-/// declaration order) and the schema its connector reads (physical columns only).
+/// declaration order), the schema its connector decodes (physical columns only) and the
+/// metadata columns its connector appends to them.
 #[derive(Debug, Clone)]
 pub struct Table {
     /// The `CREATE TABLE`.
@@ -28,7 +29,11 @@ pub struct Table {
     pub schema: SchemaRef,
     /// The columns the connector decodes.
     pub physical: SchemaRef,
-    /// Computed columns: index in `schema` and the planned expression over `physical`.
+    /// Metadata columns, in declaration order: the source appends them after `physical`.
+    pub metadata: Vec<(Field, sluice_connect::LogMetadata)>,
+    /// The source's rows: `physical`, then `metadata`.
+    pub source: SchemaRef,
+    /// Computed columns: index in `schema` and the planned expression over `source`.
     pub computed: Vec<(usize, Expr)>,
 }
 
@@ -122,9 +127,13 @@ impl Catalog {
             .filter(|c| matches!(c.kind, ColumnKind::Physical))
             .filter_map(|c| c.data_type.clone().map(|t| Field::new(&c.name, t, c.nullable)))
             .collect();
+        let metadata = crate::metadata::columns(&def)?;
+        let source: Vec<Field> =
+            physical.iter().cloned().chain(metadata.iter().map(|(f, _)| f.clone())).collect();
         let physical = Arc::new(Schema::new(physical));
-        let df_physical =
-            DFSchema::try_from(physical.as_ref().clone()).map_err(|e| datafusion_error(&e, def.pos))?;
+        let source = Arc::new(Schema::new(source));
+        let df_source =
+            DFSchema::try_from(source.as_ref().clone()).map_err(|e| datafusion_error(&e, def.pos))?;
         let planner = SqlToRel::new_with_options(&*self, parser_options());
         let mut fields = Vec::new();
         let mut computed = Vec::new();
@@ -132,19 +141,15 @@ impl Catalog {
             match &c.kind {
                 ColumnKind::Computed(sql) => {
                     let expr = planner
-                        .sql_to_expr(sql.as_ref().clone(), &df_physical, &mut PlannerContext::new())
+                        .sql_to_expr(sql.as_ref().clone(), &df_source, &mut PlannerContext::new())
                         .map_err(|e| datafusion_error(&e, c.pos))?;
-                    let dt = expr.get_type(&df_physical).map_err(|e| datafusion_error(&e, c.pos))?;
+                    let dt = expr.get_type(&df_source).map_err(|e| datafusion_error(&e, c.pos))?;
                     computed.push((fields.len(), expr));
                     fields.push(Field::new(&c.name, dt, true));
                 }
                 ColumnKind::Metadata { .. } => {
-                    return Err(SqlError::new(
-                        ErrorKind::Unsupported,
-                        c.pos,
-                        format!("metadata column `{}` is not supported yet", c.name),
-                    )
-                    .hint("declare the value as a physical column of the records instead"));
+                    let dt = c.data_type.clone().unwrap_or(DataType::Null);
+                    fields.push(Field::new(&c.name, dt, false));
                 }
                 ColumnKind::Physical => {
                     let dt = c.data_type.clone().unwrap_or(DataType::Null);
@@ -168,7 +173,8 @@ impl Catalog {
                 )));
             }
         }
-        let table = Table { schema: Arc::new(Schema::new(fields)), physical, computed, def };
+        let schema = Arc::new(Schema::new(fields));
+        let table = Table { schema, physical, metadata, source, computed, def };
         self.tables.insert(table.def.name.clone(), table);
         Ok(())
     }

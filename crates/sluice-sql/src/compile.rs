@@ -213,6 +213,13 @@ fn plan_insert(
     if let Some(src) = catalog.tables.get(&plan.source) {
         connector::connector(src)?;
     }
+    let listed: Vec<(String, Pos)> = insert
+        .columns
+        .iter()
+        .filter_map(|c| c.0.last().and_then(|p| p.as_ident()))
+        .map(|i| (i.value.clone(), Pos::of(i.span)))
+        .collect();
+    crate::metadata::check_sink(&table.def, &listed)?;
     let columns: Vec<String> =
         insert.columns.iter().map(|c| c.to_string().trim_matches('`').to_string()).collect();
     let to_target = target_step(&plan, table, &columns, pos)?;

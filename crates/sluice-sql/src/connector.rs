@@ -6,6 +6,10 @@
 //! | `sluice`     | `topic` of the embedded log, `scan.startup.mode`, `scan.bounded.mode` | `topic`, `key.fields` |
 //! | `print`      | —                                           | JSON lines on stdout           |
 //! | `blackhole`  | —                                           | discards rows                  |
+//!
+//! A `sluice` source also fills the table's metadata columns (`offset`, `partition`,
+//! `timestamp`; see [`crate::metadata`]), appended after the decoded ones; [`computed_step`]
+//! puts every column in declaration order.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,7 +111,9 @@ pub fn source(table: &Table, base: &Path, log: Option<&Log>) -> Result<Box<dyn S
                 option_error(table, "connector", "the sluice connector needs a data directory".into())
             })?;
             let topic = required(table, "topic")?;
-            let mut s = LogSource::new(log, topic, schema).map_err(|e| df_error(table, "topic", &e))?;
+            let mut s = LogSource::new(log, topic, schema)
+                .and_then(|s| s.metadata(table.metadata.iter().cloned()))
+                .map_err(|e| df_error(table, "topic", &e))?;
             s = match table.def.option("scan.startup.mode").unwrap_or("earliest-offset") {
                 "earliest-offset" => s.start(StartFrom::Earliest),
                 "latest-offset" => s.start(StartFrom::Latest),
@@ -145,25 +151,28 @@ pub fn source(table: &Table, base: &Path, log: Option<&Log>) -> Result<Box<dyn S
     Ok(inner)
 }
 
-/// The step adding a table's computed columns to the rows its connector decodes, if it has any.
+/// The step turning the rows the source reads (decoded columns, then metadata columns) into
+/// the table's columns in declaration order, computed columns included; `None` if they are
+/// already.
 ///
 /// # Errors
 /// An expression that does not compile.
 pub fn computed_step(table: &Table) -> Result<Option<Step>> {
-    if table.computed.is_empty() {
+    if table.computed.is_empty() && table.source.fields() == table.schema.fields() {
         return Ok(None);
     }
-    let df = datafusion_common::DFSchema::try_from(table.physical.as_ref().clone())
+    let df = datafusion_common::DFSchema::try_from(table.source.as_ref().clone())
         .map_err(|e| crate::error::datafusion_error(&e, table.def.pos))?;
     let mut exprs = Vec::new();
-    let mut physical = 0;
-    for (i, _) in table.schema.fields().iter().enumerate() {
+    for (i, field) in table.schema.fields().iter().enumerate() {
         match table.computed.iter().find(|(j, _)| *j == i) {
             Some((_, e)) => exprs.push(crate::steps::compile(e, &df, table.def.pos)?),
             None => {
-                let name = table.physical.field(physical).name();
-                exprs.push(Arc::new(datafusion_physical_expr::expressions::Column::new(name, physical)) as _);
-                physical += 1;
+                let name = field.name();
+                let index = table.source.index_of(name).map_err(|e| {
+                    SqlError::new(ErrorKind::Unknown, table.def.pos, format!("column `{name}`: {e}"))
+                })?;
+                exprs.push(Arc::new(datafusion_physical_expr::expressions::Column::new(name, index)) as _);
             }
         }
     }

@@ -26,6 +26,10 @@ pub enum ColumnKind {
     Metadata {
         /// The metadata key (`offset`, `partition`, `timestamp`).
         key: String,
+        /// Where the key is written (the column name when there is no `FROM 'key'`).
+        key_pos: Pos,
+        /// `VIRTUAL`: read only, not part of the table's columns when it is written.
+        is_virtual: bool,
     },
 }
 
@@ -268,7 +272,7 @@ fn column_item(table: &mut TableDef, item: Vec<TokenWithSpan>, pos: Pos) -> Resu
     if c.keyword(Keyword::PRIMARY) || c.keyword(Keyword::CONSTRAINT) {
         return Ok(()); // PRIMARY KEY (..) NOT ENFORCED: informational in Flink, ignored here.
     }
-    let (name, _) = c.ident("a column name")?;
+    let (name, name_pos) = c.ident("a column name")?;
     if table.columns.iter().any(|col| col.name == name) {
         return Err(SqlError::new(ErrorKind::Syntax, pos, format!("column `{name}` is declared twice")));
     }
@@ -302,10 +306,21 @@ fn column_item(table: &mut TableDef, item: Vec<TokenWithSpan>, pos: Pos) -> Resu
             nullable = true;
         } else if rest.word_is("METADATA") {
             rest.i += 1;
-            let key =
-                if rest.keyword(Keyword::FROM) { string(&mut rest, "a metadata key")? } else { name.clone() };
-            kind = ColumnKind::Metadata { key };
+            let (key, key_pos) = if rest.keyword(Keyword::FROM) {
+                let key_pos = rest.pos();
+                (string(&mut rest, "a metadata key")?, key_pos)
+            } else {
+                (name.clone(), name_pos)
+            };
+            kind = ColumnKind::Metadata { key, key_pos, is_virtual: false };
         } else if rest.word_is("VIRTUAL") {
+            match &mut kind {
+                ColumnKind::Metadata { is_virtual, .. } => *is_virtual = true,
+                _ => {
+                    return Err(SqlError::new(ErrorKind::Syntax, t_pos, "VIRTUAL follows METADATA")
+                        .hint(format!("write `{name} TYPE METADATA [FROM 'key'] VIRTUAL`")))
+                }
+            }
             rest.i += 1;
         } else if rest.keyword(Keyword::COMMENT) {
             string(&mut rest, "a comment string")?;
@@ -362,7 +377,8 @@ mod tests {
         assert_eq!(names, ["ts", "user", "rt", "off"]);
         assert!(!t.columns[0].nullable);
         assert!(matches!(t.columns[2].kind, ColumnKind::Computed(_)));
-        assert!(matches!(&t.columns[3].kind, ColumnKind::Metadata { key } if key == "offset"));
+        assert!(matches!(&t.columns[3].kind,
+            ColumnKind::Metadata { key, key_pos, is_virtual: true } if key == "offset" && *key_pos == Pos::new(3, 41)));
         let (col, wm) = t.watermark.clone().expect("watermark");
         assert_eq!((col.as_str(), wm.bound_ms), ("rt", 2_500));
         assert_eq!(t.option("path"), Some("a b"));
@@ -380,5 +396,10 @@ mod tests {
         assert_eq!((e.kind, e.pos), (ErrorKind::Syntax, Pos::new(1, 44)));
         let e = table("CREATE TABLE v (a INT, a INT)").expect_err("twice");
         assert!(e.message.contains("twice"), "{e}");
+        let e = table("CREATE TABLE v (a INT VIRTUAL)").expect_err("virtual without metadata");
+        assert_eq!((e.kind, e.pos), (ErrorKind::Syntax, Pos::new(1, 23)));
+        let t = table("CREATE TABLE v (`offset` BIGINT METADATA)").expect("metadata without FROM");
+        assert!(matches!(&t.columns[0].kind,
+            ColumnKind::Metadata { key, key_pos, is_virtual: false } if key == "offset" && *key_pos == Pos::new(1, 17)));
     }
 }

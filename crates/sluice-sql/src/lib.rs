@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`script`]: the file as statements, tokenized once so every token keeps its line and column.
 //! - [`ddl`], [`types`], [`interval`]: Flink's `CREATE TABLE` (computed and metadata columns,
-//!   `WATERMARK`, `WITH`), parsed over those tokens with sqlparser.
+//!   `WATERMARK`, `WITH`), parsed over those tokens with sqlparser; [`metadata`]: the
+//!   `offset`, `partition` and `timestamp` of a log record as columns (`METADATA`).
 //! - [`tvf`]: `TABLE(TUMBLE|HOP|SESSION(...))` replaced by a planning-only table whose schema
 //!   is the windowed table's plus `window_start`, `window_end`, `window_time`.
 //! - [`catalog`]: tables, views and functions as DataFusion's planner sees them (plus Flink's
@@ -45,6 +46,7 @@ pub mod error;
 pub mod functions;
 pub mod interval;
 pub mod job;
+pub mod metadata;
 pub mod script;
 pub mod steps;
 pub mod translate;

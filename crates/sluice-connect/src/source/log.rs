@@ -4,6 +4,8 @@
 //! turns with [`Partition::read_into`](sluice_log::Partition::read_into), at most `max_rows`
 //! records per batch, decodes the record values as JSON into the job's schema, and sends the
 //! malformed ones to the dead letters with their position `topic/partition@offset`.
+//! [`metadata`](LogSource::metadata) appends columns holding each row's offset, partition or
+//! log timestamp ([`LogMetadata`]) after the decoded ones.
 //!
 //! When every partition is caught up it blocks in
 //! [`Topic::wait_for_any`](sluice_log::Topic::wait_for_any) (a condition variable in the
@@ -24,15 +26,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_schema::SchemaRef;
+use arrow_schema::{Field, SchemaRef};
 use sluice_dataflow::source::{spread_partitions, Poll, Source, SourceReader};
 use sluice_dataflow::Result;
-use sluice_format::{JsonDecoder, Position};
+use sluice_format::{JsonDecoder, Position, Rejected};
 use sluice_log::{Consumer, Log, StartFrom, Topic};
 use sluice_types::{Offset, PartitionId, StoredRecord};
 
 use crate::dead_letter::DeadLetters;
 use crate::error;
+use crate::source::log_metadata::{self, LogMetadata, RowMeta};
 
 /// Tells a following [`LogSource`] that nothing more will be appended: read to the current end
 /// offsets, then end. Cheap to clone; clones share the signal.
@@ -74,6 +77,9 @@ pub struct LogSource {
     log: Log,
     topic: Topic,
     schema: SchemaRef,
+    /// The decoded columns and the metadata columns after them.
+    full_schema: SchemaRef,
+    metadata: Vec<(Field, LogMetadata)>,
     start: StartFrom,
     group: Option<String>,
     mode: Mode,
@@ -93,7 +99,9 @@ impl LogSource {
         Ok(LogSource {
             log: log.clone(),
             topic: t,
+            full_schema: SchemaRef::clone(&schema),
             schema,
+            metadata: Vec::new(),
             start: StartFrom::Earliest,
             group: None,
             mode: Mode::Bounded,
@@ -139,6 +147,17 @@ impl LogSource {
         self
     }
 
+    /// Appends a column per `(field, metadata)` after the decoded columns, in order, holding
+    /// each row's record offset, partition or log timestamp. Default = none.
+    ///
+    /// # Errors
+    /// A type that cannot hold the metadata (see [`LogMetadata::accepts`]) or a name taken.
+    pub fn metadata(mut self, columns: impl IntoIterator<Item = (Field, LogMetadata)>) -> Result<Self> {
+        self.metadata = columns.into_iter().collect();
+        self.full_schema = log_metadata::schema(&self.schema, &self.metadata)?;
+        Ok(self)
+    }
+
     /// Where malformed records go. Default = [`DeadLetters::stderr`].
     pub fn dead_letters(mut self, dead_letters: DeadLetters) -> Self {
         self.dead_letters = dead_letters;
@@ -148,7 +167,7 @@ impl LogSource {
 
 impl Source for LogSource {
     fn schema(&self) -> SchemaRef {
-        SchemaRef::clone(&self.schema)
+        SchemaRef::clone(&self.full_schema)
     }
 
     fn partitions(&self) -> usize {
@@ -194,6 +213,8 @@ impl Source for LogSource {
                 dead_letters: self.dead_letters.clone(),
                 buf: Vec::new(),
                 avg_record_bytes: 128,
+                schema: SchemaRef::clone(&self.full_schema),
+                metadata: self.metadata.clone(),
             }));
         }
         Ok(readers)
@@ -225,6 +246,9 @@ struct LogReader {
     buf: Vec<StoredRecord>,
     /// Running estimate of a record's size, to read about `max_rows` records per read.
     avg_record_bytes: usize,
+    /// The batches' schema: decoded columns, then metadata.
+    schema: SchemaRef,
+    metadata: Vec<(Field, LogMetadata)>,
 }
 
 impl LogReader {
@@ -284,13 +308,37 @@ impl LogReader {
             let decoded = self.decoder.decode(records).map_err(|e| error::format(&e))?;
             self.dead_letters.write(&decoded.rejected)?;
             if decoded.batch.num_rows() > 0 {
-                return Ok(Some(Poll::Batch { partition: index, batch: decoded.batch }));
+                let batch = if self.metadata.is_empty() {
+                    decoded.batch
+                } else {
+                    let rows = row_metadata(&self.buf, id, &decoded.rejected);
+                    log_metadata::append(decoded.batch, &self.schema, &self.metadata, &rows)?
+                };
+                return Ok(Some(Poll::Batch { partition: index, batch }));
             }
             // Every record was malformed: progress was made, look again.
             return Ok(Some(Poll::Idle));
         }
         Ok(None)
     }
+}
+
+/// The metadata of each decoded row: the records that are neither blank (the decoder skips
+/// them) nor rejected, in order.
+fn row_metadata(records: &[StoredRecord], partition: PartitionId, rejected: &[Rejected]) -> Vec<RowMeta> {
+    let rejected: std::collections::HashSet<Offset> = rejected
+        .iter()
+        .filter_map(|r| match r.position {
+            Position::Log { offset, .. } => Some(offset),
+            _ => None,
+        })
+        .collect();
+    records
+        .iter()
+        .filter(|r| !r.record.value.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')))
+        .filter(|r| !rejected.contains(&r.offset))
+        .map(|r| RowMeta { partition, offset: r.offset, timestamp: r.record.timestamp })
+        .collect()
 }
 
 impl SourceReader for LogReader {

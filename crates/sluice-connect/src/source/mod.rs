@@ -17,8 +17,10 @@
 mod file;
 mod lines;
 mod log;
+mod log_metadata;
 mod stdin;
 
 pub use file::{FileFormat, FileSource};
 pub use log::{EndOfInput, LogSource};
+pub use log_metadata::LogMetadata;
 pub use stdin::StdinSource;

@@ -143,3 +143,61 @@ fn a_quiet_follower_does_not_spin() {
     job.handle().stop();
     assert_eq!(job.join().expect("join").records_in, 3);
 }
+
+#[test]
+fn metadata_columns_hold_each_rows_offset_partition_and_log_timestamp() {
+    use arrow_array::types::{Int32Type, TimestampMillisecondType};
+    use sluice_connect::LogMetadata;
+    use sluice_types::PartitionId;
+
+    let (_dir, log) = open_log();
+    create(&log, "views", 2);
+    let t = log.topic("views").expect("topic");
+    // Malformed and blank records between good ones: rows must still get their own offsets.
+    let mut records = Vec::new();
+    for i in 0..40_i64 {
+        records.push(Record::new(view(i, "/a", i), 1_000 + i).with_key(format!("k{i}")));
+        if i % 7 == 0 {
+            records.push(Record::new("{not json", 5).with_key(format!("k{i}")));
+            records.push(Record::new("  ", 6).with_key(format!("k{i}")));
+        }
+    }
+    t.append(records).expect("append");
+    // Where each good record landed, by its `ts`.
+    let mut expected = std::collections::BTreeMap::new();
+    for p in 0..2_u32 {
+        for r in t.partition(PartitionId(p)).expect("partition").read(0, 1 << 20).expect("read") {
+            if r.record.timestamp >= 1_000 {
+                expected.insert(r.record.timestamp - 1_000, (p as i32, r.offset as i64, r.record.timestamp));
+            }
+        }
+    }
+    assert_eq!(expected.len(), 40);
+    let ts_type = DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, None);
+    let source = LogSource::new(&log, "views", views_schema())
+        .expect("source")
+        .dead_letters(memory())
+        .metadata([
+            (Field::new("off", DataType::Int64, false), LogMetadata::Offset),
+            (Field::new("part", DataType::Int32, false), LogMetadata::Partition),
+            (Field::new("log_ts", ts_type.clone(), false), LogMetadata::Timestamp),
+        ])
+        .expect("metadata");
+    assert_eq!(source.schema().fields().len(), 6);
+    let mut got = std::collections::BTreeMap::new();
+    for b in collect(source) {
+        let ts = b.column(0).as_primitive::<Int64Type>();
+        let off = b.column(3).as_primitive::<Int64Type>();
+        let part = b.column(4).as_primitive::<Int32Type>();
+        let log_ts = b.column(5).as_primitive::<TimestampMillisecondType>();
+        for i in 0..b.num_rows() {
+            got.insert(ts.value(i), (part.value(i), off.value(i), log_ts.value(i)));
+        }
+    }
+    assert_eq!(got, expected);
+
+    let wrong = LogSource::new(&log, "views", views_schema())
+        .expect("source")
+        .metadata([(Field::new("off", DataType::Utf8, false), LogMetadata::Offset)]);
+    assert!(wrong.is_err(), "an offset column must be Int64");
+}

@@ -8,6 +8,10 @@
 //!   `-- message: TEXT` and `-- hint: TEXT` lines, each a substring the error must contain.
 //!
 //! The case runs in a copy of its directory, so relative paths in `WITH` options resolve there.
+//!
+//! Input for the `sluice` connector: `topics/NAME/N.txt` becomes partition N of topic NAME of
+//! the embedded log in `sluice-data/` (as many partitions as files), one record per line written
+//! `TIMESTAMP_MS VALUE` (the record's log timestamp, a space, its value).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -46,7 +50,33 @@ fn header(sql: &str, key: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&prefix).map(|v| v.trim().to_string()))
 }
 
+/// Writes `dir/topics/` into the log in `dir/sluice-data`.
+fn load_topics(dir: &Path) {
+    let Ok(topics) = fs::read_dir(dir.join("topics")) else { return };
+    let log = sluice_log::Log::open(dir.join("sluice-data"), sluice_log::LogOptions::default()).expect("log");
+    for topic in topics {
+        let topic = topic.expect("entry").path();
+        let name = topic.file_name().and_then(|n| n.to_str()).expect("topic name").to_string();
+        let files = fs::read_dir(&topic).expect("topic dir").count();
+        let n = u32::try_from(files).expect("partitions");
+        let t = log.create_topic(&name, sluice_log::TopicConfig::new(n)).expect("create topic");
+        for (p, partition) in t.partitions().iter().enumerate() {
+            let path = topic.join(format!("{p}.txt"));
+            let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let records: Vec<sluice_types::Record> = text
+                .lines()
+                .map(|l| {
+                    let (ts, value) = l.split_once(' ').expect("`TIMESTAMP_MS VALUE`");
+                    sluice_types::Record::new(value.to_string(), ts.parse().expect("timestamp"))
+                })
+                .collect();
+            partition.append(&records).expect("append");
+        }
+    }
+}
+
 fn run(dir: &Path, sql: &str) -> Result<(), SqlError> {
+    load_topics(dir);
     let script = compile(sql)?;
     let options = RunOptions {
         data_dir: Some(dir.join("sluice-data")),
