@@ -36,6 +36,8 @@ use std::time::Duration;
 
 use arrow_array::{BooleanArray, RecordBatch};
 
+use sluice_state::MemoryTracker;
+
 use crate::clock::{Clock, SystemClock};
 use crate::error::{DataflowError, Result};
 use crate::message::LATE;
@@ -70,6 +72,7 @@ pub struct Pipeline {
     two_phase: TwoPhase,
     sink: Option<Box<dyn Sink>>,
     sides: Vec<(&'static str, Box<dyn Sink>)>,
+    memory: MemoryTracker,
     error: Option<DataflowError>,
 }
 
@@ -94,6 +97,7 @@ impl Pipeline {
             two_phase: TwoPhase::Auto,
             sink: None,
             sides: Vec::new(),
+            memory: MemoryTracker::new(),
             error: None,
         }
     }
@@ -143,6 +147,15 @@ impl Pipeline {
     /// [`FakeClock`](crate::clock::FakeClock).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Where the keyed tasks account for their window state (one account per task, updated
+    /// about once a second). Default: a tracker of its own without a budget. With
+    /// [`MemoryTracker::with_budget`], a job whose state grows past the budget stops with a
+    /// [`DataflowError::State`] naming the figures (window state cannot spill to disk yet).
+    pub fn memory(mut self, tracker: MemoryTracker) -> Self {
+        self.memory = tracker;
         self
     }
 
@@ -286,6 +299,7 @@ impl Pipeline {
             two_phase: self.two_phase,
             sink,
             sides: self.sides,
+            memory: self.memory,
         })
     }
 

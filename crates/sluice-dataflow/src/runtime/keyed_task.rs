@@ -12,6 +12,8 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use sluice_state::{MemoryAccount, MemoryTracker};
+use sluice_types::{ErrorKind, Retry};
 
 use super::chain::Chain;
 use super::metrics::Metrics;
@@ -32,8 +34,10 @@ pub(crate) struct KeyedStage {
     pub(crate) combiner: WatermarkCombiner,
     pub(crate) ended: Vec<bool>,
     pub(crate) metrics: Arc<Metrics>,
-    /// When the state size was last sampled, and what this stage reported then.
-    pub(crate) sampled: Option<(TimestampMs, u64)>,
+    /// The job's memory tracker, and this stage's account on it.
+    pub(crate) memory: (MemoryTracker, MemoryAccount),
+    /// When the state size was last sampled.
+    pub(crate) sampled: Option<TimestampMs>,
 }
 
 /// How often (processing time) a keyed stage samples its operators' state size: walking the
@@ -44,8 +48,8 @@ impl KeyedStage {
     /// Handles one message from source task `env.from`; `Done` once every source has ended.
     pub(crate) fn handle(&mut self, env: Envelope, now: TimestampMs) -> Result<Step> {
         self.chain.ctx.now = now;
-        if self.sampled.is_none_or(|(at, _)| now.saturating_sub(at) >= STATE_SAMPLE_MS) {
-            self.sample_state(now);
+        if self.sampled.is_none_or(|at| now.saturating_sub(at) >= STATE_SAMPLE_MS) {
+            self.sample_state(now)?;
         }
         let from = env.from;
         let input = match env.message {
@@ -66,7 +70,7 @@ impl KeyedStage {
             Message::End if from < self.ended.len() => {
                 // The last input's end flushes every window: sample the state at its fullest.
                 if self.ended.iter().filter(|&&e| !e).count() == 1 {
-                    self.sample_state(now);
+                    self.sample_state(now)?;
                 }
                 if let Some(e) = self.ended.get_mut(from) {
                     *e = true;
@@ -88,13 +92,29 @@ impl KeyedStage {
         Ok(Step::Continue)
     }
 
-    /// Publishes the operators' state size to the job's metrics.
-    fn sample_state(&mut self, now: TimestampMs) {
+    /// Records the operators' state size in this stage's memory account and the job's metrics.
+    ///
+    /// # Errors
+    /// [`DataflowError::State`] when the job's state is over the tracker's budget: the window
+    /// state cannot spill yet, so the job stops with the figures rather than exhaust memory.
+    fn sample_state(&mut self, now: TimestampMs) -> Result<()> {
         let bytes: usize = self.chain.ops.iter().map(|(_, op)| op.approx_state_bytes()).sum();
-        let bytes = bytes as u64;
-        let previous = self.sampled.map_or(0, |(_, b)| b);
-        self.metrics.report_state_bytes(previous, bytes);
-        self.sampled = Some((now, bytes));
+        let (tracker, account) = &self.memory;
+        account.set(bytes);
+        self.metrics.report_state_bytes(tracker.used() as u64);
+        self.sampled = Some(now);
+        match tracker.budget() {
+            Some(budget) if tracker.over_budget() => Err(DataflowError::State {
+                message: format!(
+                    "the job's state ({} bytes) exceeds its memory budget ({budget} bytes); `{}` holds {bytes}",
+                    tracker.used(),
+                    account.name()
+                ),
+                kind: ErrorKind::User,
+                retry: Retry::No,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn forward(&mut self, msg: Message) -> Result<()> {

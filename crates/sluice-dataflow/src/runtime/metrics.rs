@@ -60,13 +60,9 @@ impl Metrics {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Replaces one task's share of `state_bytes`: `previous` (what it reported last) by `now`.
-    pub(crate) fn report_state_bytes(&self, previous: u64, now: u64) {
-        let total = if now >= previous {
-            self.state_bytes.fetch_add(now - previous, Ordering::Relaxed) + (now - previous)
-        } else {
-            self.state_bytes.fetch_sub(previous - now, Ordering::Relaxed).saturating_sub(previous - now)
-        };
+    /// Publishes the job's state size (the memory tracker's total) and keeps its peak.
+    pub(crate) fn report_state_bytes(&self, total: u64) {
+        self.state_bytes.store(total, Ordering::Relaxed);
         self.peak_state_bytes.fetch_max(total, Ordering::Relaxed);
     }
 

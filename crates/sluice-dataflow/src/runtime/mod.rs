@@ -50,6 +50,8 @@ use std::time::{Duration, Instant};
 
 pub use metrics::{Metrics, MetricsSnapshot};
 
+use sluice_state::MemoryTracker;
+
 use self::chain::Chain;
 use self::keyed_task::{KeyedStage, KeyedTask};
 use self::sink_task::SinkTask;
@@ -134,6 +136,8 @@ pub(crate) struct Plan {
     pub(crate) two_phase: TwoPhase,
     pub(crate) sink: Box<dyn Sink>,
     pub(crate) sides: Vec<(&'static str, Box<dyn Sink>)>,
+    /// Where the keyed tasks account for their state.
+    pub(crate) memory: MemoryTracker,
 }
 
 pub(crate) fn send(tx: &SyncSender<Envelope>, env: Envelope, task: &str) -> Result<()> {
@@ -272,6 +276,7 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         two_phase,
         sink,
         sides,
+        memory,
     } = plan;
     let schema = source.schema();
     let time_col = match &time {
@@ -370,6 +375,7 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
                 combiner: WatermarkCombiner::new(sources, None, now)?,
                 ended: vec![false; sources],
                 metrics: Arc::clone(&metrics),
+                memory: (memory.clone(), memory.account(format!("{name}/window[{i}]"))),
                 sampled: None,
             };
             if i < sources {

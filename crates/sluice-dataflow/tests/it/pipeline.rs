@@ -13,6 +13,7 @@ use sluice_dataflow::ops::{count, max, sum};
 use sluice_dataflow::sink::Sink;
 use sluice_dataflow::window::WindowSpec;
 use sluice_dataflow::{DataflowError, Pipeline};
+use sluice_state::MemoryTracker;
 
 pub const WINDOW: i64 = 10_000;
 
@@ -296,4 +297,43 @@ fn a_panicking_operator_is_an_error_not_a_hang() {
         .expect_err("panic");
     assert!(matches!(err, DataflowError::TaskPanicked { .. }), "{err}");
     assert!(err.to_string().contains("boom"));
+}
+
+/// The page-view job of `run`, with `memory` as its tracker.
+fn run_with_memory(parts: &[Vec<Event>], memory: MemoryTracker) -> sluice_dataflow::Result<u64> {
+    let source = VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 256)).collect())?;
+    let report = Pipeline::new("page_views")
+        .parallelism(2)
+        .source(source)
+        .event_time("ts", Duration::from_secs(5))
+        .key_by(["url"])
+        .window(WindowSpec::tumbling(WINDOW)?)
+        .aggregate([count()])
+        .memory(memory)
+        .sink(CollectSink::new())
+        .run()?;
+    Ok(report.peak_state_bytes)
+}
+
+#[test]
+fn window_state_is_accounted_on_the_memory_tracker() {
+    let parts = events(2, 3_000, 500, 5);
+    let tracker = MemoryTracker::new();
+    let peak = run_with_memory(&parts, tracker.clone()).expect("run");
+    assert!(peak > 0, "the keyed tasks report their state");
+    // The job's accounts are closed with its tasks, releasing their bytes.
+    assert_eq!(tracker.used(), 0);
+    assert!(tracker.accounts().is_empty());
+}
+
+#[test]
+fn state_over_the_memory_budget_stops_the_job_naming_the_figures() {
+    let parts = events(2, 3_000, 500, 5);
+    let err = run_with_memory(&parts, MemoryTracker::with_budget(64)).expect_err("over budget");
+    let msg = err.to_string();
+    assert!(matches!(err, DataflowError::State { .. }), "{err:?}");
+    assert!(
+        msg.contains("exceeds its memory budget (64 bytes)") && msg.contains("page_views/window["),
+        "{msg}"
+    );
 }
