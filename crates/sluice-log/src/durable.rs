@@ -26,7 +26,7 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
 /// # Errors
 /// Any step fails; the old file is then left as it was.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let dir = parent_dir(path);
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = dir.join(tmp_name);
@@ -53,8 +53,29 @@ pub(crate) fn create_dir_durably(dir: &Path) -> Result<()> {
         return Ok(());
     }
     fs::create_dir_all(dir).map_err(LogError::io(dir))?;
-    if let Some(parent) = dir.parent() {
-        fsync_dir(parent)?;
+    fsync_dir(parent_dir(dir))
+}
+
+/// The directory holding `path`: its parent, or `.` for a relative path of one component
+/// (whose `parent()` is the empty path, which cannot be opened).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod test {
+    use std::path::Path;
+
+    use super::parent_dir;
+
+    #[test]
+    fn a_relative_single_component_path_lives_in_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("data")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("data/topics")), Path::new("data"));
+        assert_eq!(parent_dir(Path::new("/")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("/srv/data")), Path::new("/srv"));
+    }
 }

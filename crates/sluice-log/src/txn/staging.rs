@@ -80,7 +80,7 @@ impl Staging {
     }
 
     pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or_else(|| Path::new("."))
+        crate::durable::parent_dir(&self.path)
     }
 
     pub fn append_records(&mut self, topic: &str, partition: PartitionId, records: &[Record]) -> Result<()> {

@@ -132,3 +132,16 @@ fn corrupt_segment_names_file_and_position() {
     let err = s.fails_with_input(&["produce", "t"], b"{}\n");
     assert!(err.contains(segment.to_str().unwrap()), "{err}");
 }
+
+/// A relative `--data-dir` that does not exist yet is created in the current directory (its
+/// `parent()` is the empty path, which used to fail the parent-directory fsync).
+#[test]
+fn a_new_relative_data_dir_is_created() {
+    let s = Sluice::new();
+    let out = bare_command(&["--data-dir", "fresh", "topic", "create", "events", "--partitions", "1"])
+        .current_dir(s.path(""))
+        .output()
+        .expect("run sluice");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.path("fresh").join("topics").join("events").is_dir());
+}
