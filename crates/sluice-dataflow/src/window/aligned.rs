@@ -59,31 +59,11 @@ where
         }
     }
 
-    /// The pane starting at `start`, created if missing. The newest pane is checked first: with
-    /// mostly ordered input nearly every event lands there.
+    /// The pane starting at `start`, created if missing; see [`pane_index`].
     #[inline]
     fn pane(&mut self, start: i64) -> usize {
-        match self.panes.back() {
-            Some(back) if back.start == start => self.panes.len() - 1,
-            Some(back) if back.start > start => {
-                match self.panes.binary_search_by_key(&start, |pane| pane.start) {
-                    Ok(index) => index,
-                    Err(index) => {
-                        self.panes.insert(index, self.new_pane(start));
-                        index
-                    }
-                }
-            }
-            _ => {
-                self.panes.push_back(self.new_pane(start));
-                self.panes.len() - 1
-            }
-        }
-    }
-
-    #[cold]
-    fn new_pane(&self, start: i64) -> Pane<K, A::Acc, S> {
-        Pane { start, accs: HashMap::with_capacity_and_hasher(self.capacity_hint, S::default()) }
+        let hint = self.capacity_hint;
+        pane_index(&mut self.panes, start, |p| p.start, || new_pane(start, hint))
     }
 
     /// Checks lateness and returns the index of the pane for `ts`.
@@ -273,5 +253,38 @@ where
                             .sum::<usize>()
                 })
                 .sum::<usize>()
+    }
+}
+
+/// An empty pane; out of line, as new panes are rare.
+#[cold]
+#[inline(never)]
+fn new_pane<K, Acc, S: Default>(start: i64, capacity: usize) -> Pane<K, Acc, S> {
+    Pane { start, accs: HashMap::with_capacity_and_hasher(capacity, S::default()) }
+}
+
+/// The index in `panes` (sorted by start) of the pane starting at `start`, created by `make` if
+/// missing. The newest pane is checked first: with mostly ordered input nearly every event lands
+/// there. Shared by the window state and the source tasks' local pre-aggregation.
+#[inline]
+pub(super) fn pane_index<P>(
+    panes: &mut VecDeque<P>,
+    start: i64,
+    start_of: impl Fn(&P) -> i64,
+    make: impl FnOnce() -> P,
+) -> usize {
+    match panes.back().map(&start_of) {
+        Some(back) if back == start => panes.len() - 1,
+        Some(back) if back > start => match panes.binary_search_by_key(&start, start_of) {
+            Ok(index) => index,
+            Err(index) => {
+                panes.insert(index, make());
+                index
+            }
+        },
+        _ => {
+            panes.push_back(make());
+            panes.len() - 1
+        }
     }
 }

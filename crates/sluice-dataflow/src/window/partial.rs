@@ -125,25 +125,15 @@ where
         true
     }
 
-    /// The index of the pane starting at `start`, created if missing (newest checked first).
+    /// The index of the pane starting at `start`, created if missing.
     #[inline]
     fn pane(&mut self, start: i64) -> usize {
-        match self.panes.back() {
-            Some(back) if back.start == start => self.panes.len() - 1,
-            Some(back) if back.start > start => {
-                match self.panes.binary_search_by_key(&start, |pane| pane.start) {
-                    Ok(index) => index,
-                    Err(index) => {
-                        self.panes.insert(index, Pane { start, accs: HashMap::with_hasher(S::default()) });
-                        index
-                    }
-                }
-            }
-            _ => {
-                self.panes.push_back(Pane { start, accs: HashMap::with_hasher(S::default()) });
-                self.panes.len() - 1
-            }
-        }
+        super::aligned::pane_index(
+            &mut self.panes,
+            start,
+            |p| p.start,
+            || Pane { start, accs: HashMap::with_hasher(S::default()) },
+        )
     }
 
     /// Moves the watermark to `wm` (the one about to be sent downstream) and appends to `out`
