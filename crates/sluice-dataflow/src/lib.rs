@@ -47,6 +47,7 @@ pub mod time;
 pub mod window;
 
 pub use error::{DataflowError, Result};
+pub mod checkpoint;
 pub mod clock;
 pub mod exchange;
 pub mod memory;

@@ -25,8 +25,21 @@ pub enum Message {
     /// The sender is idle: it has no data now and should not hold the receiver's watermark back
     /// until its next message.
     Idle,
+    /// Checkpoint barrier: everything the sender sent before it belongs to checkpoint
+    /// `barrier.id`, everything after to the next (see [`crate::checkpoint`]).
+    Barrier(Barrier),
     /// The sender has finished; nothing follows.
     End,
+}
+
+/// A checkpoint barrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Barrier {
+    /// The checkpoint's id.
+    pub id: u64,
+    /// Stop after this checkpoint, without ending the input (stop-with-savepoint): nothing
+    /// follows the barrier, windows stay open in the checkpoint.
+    pub stop: bool,
 }
 
 /// A message with the index of the upstream task that sent it, so a receiver with many

@@ -24,6 +24,7 @@
 //! ```
 
 use arrow_array::RecordBatch;
+use sluice_state::{KeyGroupRange, KeyGroups};
 
 use crate::error::Result;
 use crate::message::{Message, MAIN};
@@ -66,6 +67,11 @@ impl Collector {
     /// Passes the end of input on (used by the runtime's operator chains).
     pub(crate) fn emit_end(&mut self) {
         self.main.push(Message::End);
+    }
+
+    /// Passes a checkpoint barrier on (used by the runtime's operator chains).
+    pub(crate) fn emit_barrier(&mut self, barrier: crate::message::Barrier) {
+        self.main.push(Message::Barrier(barrier));
     }
 
     /// Passes an idleness notice on (used by the runtime's operator chains).
@@ -116,6 +122,19 @@ impl Collector {
     }
 }
 
+/// Where an operator instance's state goes in a checkpoint, and which part it takes back.
+#[derive(Debug, Clone, Copy)]
+pub struct StateScope<'a> {
+    /// The operator's state name, stable across runs and compatible changes of the job.
+    pub operator_id: &'a str,
+    /// The job's key groups.
+    pub key_groups: KeyGroups,
+    /// The key groups this instance owns (on restore: the groups to take).
+    pub range: KeyGroupRange,
+    /// The parallel instance.
+    pub task: usize,
+}
+
 /// A step of a pipeline. One instance runs on one task thread and owns its state.
 pub trait Operator: Send {
     /// Processes one batch.
@@ -160,5 +179,36 @@ pub trait Operator: Send {
     fn on_end(&mut self, ctx: &mut Context, out: &mut Collector) -> Result<()> {
         let _ = (ctx, out);
         Ok(())
+    }
+
+    /// A checkpoint barrier passed: the operator's state as bytes, or `None` if it has none
+    /// (the default: right for stateless operators). Called between messages, on the task's
+    /// thread; the runtime stores the bytes asynchronously.
+    ///
+    /// # Errors
+    /// The state cannot be written; the checkpoint fails.
+    fn snapshot(&mut self, scope: &StateScope<'_>) -> Result<Option<Vec<u8>>> {
+        let _ = scope;
+        Ok(None)
+    }
+
+    /// Before the first message of a restored job: takes the groups `scope.range` from the
+    /// snapshots every instance of the previous run wrote (any parallelism), as
+    /// `(name, bytes)`. The default accepts no state.
+    ///
+    /// # Errors
+    /// A snapshot that does not fit the operator (say which and why) or is damaged.
+    fn restore(&mut self, scope: &StateScope<'_>, snapshots: &[(&str, &[u8])]) -> Result<()> {
+        match snapshots.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(crate::DataflowError::State {
+                message: format!(
+                    "`{}` keeps no state, but the checkpoint has state for it ({name})",
+                    scope.operator_id
+                ),
+                kind: sluice_types::ErrorKind::User,
+                retry: sluice_types::Retry::No,
+            }),
+        }
     }
 }

@@ -38,6 +38,7 @@ use arrow_array::{BooleanArray, RecordBatch};
 
 use sluice_state::MemoryTracker;
 
+use crate::checkpoint::Checkpointing;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{DataflowError, Result};
 use crate::message::LATE;
@@ -73,6 +74,7 @@ pub struct Pipeline {
     sink: Option<Box<dyn Sink>>,
     sides: Vec<(&'static str, Box<dyn Sink>)>,
     memory: MemoryTracker,
+    checkpointing: Option<Checkpointing>,
     error: Option<DataflowError>,
 }
 
@@ -98,6 +100,7 @@ impl Pipeline {
             sink: None,
             sides: Vec::new(),
             memory: MemoryTracker::new(),
+            checkpointing: None,
             error: None,
         }
     }
@@ -271,6 +274,13 @@ impl Pipeline {
         self
     }
 
+    /// Takes exactly-once checkpoints (see [`crate::checkpoint`]); without this call a job keeps
+    /// no checkpoints, and a restart starts over.
+    pub fn checkpointing(mut self, settings: Checkpointing) -> Self {
+        self.checkpointing = Some(settings);
+        self
+    }
+
     /// Starts the job on its threads.
     ///
     /// # Errors
@@ -300,6 +310,7 @@ impl Pipeline {
             sink,
             sides: self.sides,
             memory: self.memory,
+            checkpointing: self.checkpointing,
         })
     }
 

@@ -3,10 +3,31 @@
 //! A [`Sink`] receives batches on the sink task's thread, in order. `flush` is called when the
 //! runtime has nothing else to do for a while (so a file sink can make results visible), and
 //! `finish` once, after the last batch of a job that ended normally. A sink error stops the job.
+//!
+//! # Checkpoints and two-phase commit
+//!
+//! With checkpointing on, the runtime calls [`pre_commit`](Sink::pre_commit) when checkpoint
+//! `id`'s barrier reaches the sink: what was written since the previous barrier must become
+//! durable but stay invisible to readers (a prepared log transaction, a closed in-progress
+//! file). Once the checkpoint is complete — its manifest, which lists the ids `pre_commit`
+//! returned, is stored — the runtime calls [`commit`](Sink::commit) with them. When a job
+//! restarts from a checkpoint, [`recover`](Sink::recover) gets that checkpoint's pending ids:
+//! the sink commits them (they may have been committed already: commit is idempotent) and
+//! aborts everything else an earlier attempt left prepared. A sink that keeps the defaults is
+//! at-least-once: after a restart, readers may see rows twice.
 
 use arrow_array::RecordBatch;
 
 use crate::error::Result;
+
+/// What a sink promises its readers across failures and restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Rows of a checkpoint become visible only when it completes, exactly once.
+    ExactlyOnce,
+    /// Every row is delivered; after a restart some may be delivered twice.
+    AtLeastOnce,
+}
 
 /// Writes result batches somewhere.
 pub trait Sink: Send {
@@ -30,5 +51,45 @@ pub trait Sink: Send {
     /// A write failure.
     fn finish(&mut self) -> Result<()> {
         self.flush()
+    }
+
+    /// The guarantee this sink gives with checkpoints. Default: [`Delivery::AtLeastOnce`].
+    fn delivery(&self) -> Delivery {
+        Delivery::AtLeastOnce
+    }
+
+    /// Checkpoint `id`'s barrier arrived: make what was written since the last barrier durable
+    /// but invisible, and return the ids of the transactions to commit when the checkpoint
+    /// completes. Default: [`flush`](Self::flush), nothing pending.
+    ///
+    /// # Errors
+    /// A write failure; it stops the job.
+    fn pre_commit(&mut self, id: u64) -> Result<Vec<String>> {
+        let _ = id;
+        self.flush()?;
+        Ok(Vec::new())
+    }
+
+    /// Checkpoint `id` is complete: make the transactions `pending` (returned by
+    /// `pre_commit` for `id` or for earlier checkpoints that failed) visible. Must be
+    /// idempotent. Default: nothing to do.
+    ///
+    /// # Errors
+    /// A commit failure; it stops the job (a restart commits again through `recover`).
+    fn commit(&mut self, id: u64, pending: &[String]) -> Result<()> {
+        let _ = (id, pending);
+        Ok(())
+    }
+
+    /// Before the first write of a job restored from a checkpoint (or started afresh with
+    /// checkpoints on, with `pending` empty): commit `pending`, the transactions that
+    /// checkpoint lists (some may be committed already), and abort every other transaction
+    /// an earlier attempt of this job left behind. Default: nothing to do.
+    ///
+    /// # Errors
+    /// A transaction cannot be settled; the job does not start.
+    fn recover(&mut self, pending: &[String]) -> Result<()> {
+        let _ = pending;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! Readers do blocking I/O freely: each has its own thread.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use arrow_array::RecordBatch;
@@ -48,6 +49,30 @@ pub trait Source: Send {
     /// # Errors
     /// If opening the input fails.
     fn split(self: Box<Self>, n: usize) -> Result<Vec<Box<dyn SourceReader>>>;
+
+    /// Whether the source can be rewound to saved positions (exactly-once checkpoints need
+    /// it). The default is `false`: stdin, for one, cannot be read twice.
+    fn replayable(&self) -> bool {
+        false
+    }
+
+    /// Before [`split`](Self::split): resume each partition right after the rows an earlier
+    /// run had read when it took a checkpoint. `positions` maps a global partition index to
+    /// the bytes its reader's [`SourceReader::positions`] returned; a partition without an
+    /// entry starts as on a first run. A position also carries whatever must not change
+    /// across restarts, such as the end offset of a bounded read.
+    ///
+    /// # Errors
+    /// A position this source cannot use (damaged, or from another kind of source), or the
+    /// source is not [`replayable`](Self::replayable).
+    fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
+        if positions.is_empty() {
+            return Ok(());
+        }
+        Err(crate::DataflowError::InvalidPipeline(
+            "this source cannot be rewound to a checkpoint's positions".into(),
+        ))
+    }
 }
 
 /// Reads some partitions of a [`Source`]; polled by one task.
@@ -60,6 +85,15 @@ pub trait SourceReader: Send {
     /// # Errors
     /// A read failure; it stops the job.
     fn poll(&mut self, max_rows: usize, timeout: Duration) -> Result<Poll>;
+
+    /// Where each of this reader's partitions stands, as `(global partition, position)`: the
+    /// position just after the last row [`poll`](Self::poll) returned (rows read ahead into a
+    /// buffer but not returned yet do not count), in a form [`Source::restore`] accepts. Every
+    /// partition the reader owns is listed, ended ones too. `None` (the default) if the
+    /// source is not replayable.
+    fn positions(&self) -> Option<Vec<(usize, Vec<u8>)>> {
+        None
+    }
 }
 
 /// Assigns `partitions` partitions round-robin to `n` owners: owner `i` gets `i, i + n, ...`.

@@ -41,6 +41,11 @@ impl Chain {
                         self.collector.emit_idle();
                         Ok(())
                     }
+                    // The task snapshots the operators; the barrier keeps its place in the output.
+                    Message::Barrier(b) => {
+                        self.collector.emit_barrier(b);
+                        Ok(())
+                    }
                 };
                 result.map_err(|e| e.in_operator(name))?;
             }

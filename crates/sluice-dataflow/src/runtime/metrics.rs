@@ -25,6 +25,14 @@ pub struct Metrics {
     pub state_bytes: AtomicU64,
     /// The largest `state_bytes` seen.
     pub peak_state_bytes: AtomicU64,
+    /// Checkpoints completed.
+    pub checkpoints: AtomicU64,
+    /// Checkpoints that failed (not stored, or timed out).
+    pub checkpoints_failed: AtomicU64,
+    /// Duration of the last completed checkpoint, from its trigger to its manifest, in ms.
+    pub last_checkpoint_ms: AtomicU64,
+    /// Bytes of state in the last completed checkpoint.
+    pub last_checkpoint_bytes: AtomicU64,
     /// The sink's input watermark (min over its upstreams), as ms.
     watermark: AtomicI64,
 }
@@ -40,6 +48,10 @@ impl Default for Metrics {
             partials_sent: AtomicU64::new(0),
             state_bytes: AtomicU64::new(0),
             peak_state_bytes: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
+            checkpoints_failed: AtomicU64::new(0),
+            last_checkpoint_ms: AtomicU64::new(0),
+            last_checkpoint_bytes: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
         }
     }
@@ -77,6 +89,10 @@ impl Metrics {
             partials_sent: self.partials_sent.load(Ordering::Relaxed),
             state_bytes: self.state_bytes.load(Ordering::Relaxed),
             peak_state_bytes: self.peak_state_bytes.load(Ordering::Relaxed),
+            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            checkpoints_failed: self.checkpoints_failed.load(Ordering::Relaxed),
+            last_checkpoint_ms: self.last_checkpoint_ms.load(Ordering::Relaxed),
+            last_checkpoint_bytes: self.last_checkpoint_bytes.load(Ordering::Relaxed),
             watermark: self.watermark(),
         }
     }
@@ -99,6 +115,14 @@ pub struct MetricsSnapshot {
     pub state_bytes: u64,
     /// The largest window state seen, in approximate bytes.
     pub peak_state_bytes: u64,
+    /// Checkpoints completed.
+    pub checkpoints: u64,
+    /// Checkpoints that failed.
+    pub checkpoints_failed: u64,
+    /// Duration of the last completed checkpoint in ms.
+    pub last_checkpoint_ms: u64,
+    /// Bytes of state in the last completed checkpoint.
+    pub last_checkpoint_bytes: u64,
     /// The sink's input watermark.
     pub watermark: Watermark,
 }

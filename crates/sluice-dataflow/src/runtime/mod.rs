@@ -35,6 +35,7 @@
 //!   reported the same way.
 
 mod chain;
+mod checkpoint;
 mod keyed_task;
 mod metrics;
 mod sink_task;
@@ -56,6 +57,7 @@ use self::chain::Chain;
 use self::keyed_task::{KeyedStage, KeyedTask};
 use self::sink_task::SinkTask;
 use self::source_task::{Downstream, Fused, KeyedRoute, SourceTask};
+use crate::checkpoint::Checkpointing;
 use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
 use crate::exchange::Exchange;
@@ -138,6 +140,7 @@ pub(crate) struct Plan {
     pub(crate) sides: Vec<(&'static str, Box<dyn Sink>)>,
     /// Where the keyed tasks account for their state.
     pub(crate) memory: MemoryTracker,
+    pub(crate) checkpointing: Option<Checkpointing>,
 }
 
 pub(crate) fn send(tx: &SyncSender<Envelope>, env: Envelope, task: &str) -> Result<()> {
@@ -149,6 +152,8 @@ pub(crate) fn send(tx: &SyncSender<Envelope>, env: Envelope, task: &str) -> Resu
 pub struct JobHandle {
     state: Arc<AtomicU8>,
     metrics: Arc<Metrics>,
+    /// The checkpoint coordinator's request channel, with checkpointing on.
+    control: Option<std::sync::mpsc::Sender<checkpoint::Control>>,
 }
 
 impl JobHandle {
@@ -156,6 +161,29 @@ impl JobHandle {
     /// emits, the sinks finish, and [`Job::join`] returns the report. For Ctrl-C.
     pub fn stop(&self) {
         let _ = self.state.compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Takes a savepoint called `name` (a checkpoint that is also copied to
+    /// `<job>/savepoints/<name>` in the store and never cleaned up); with `stop`, the job then
+    /// stops without ending its input (windows stay open in the savepoint, and no output
+    /// beyond it is committed). The receiver gets the savepoint's location once it is complete,
+    /// or the reason it failed.
+    #[must_use]
+    pub fn savepoint(&self, name: &str, stop: bool) -> std::sync::mpsc::Receiver<Result<String>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let request = checkpoint::Control::Savepoint { name: name.to_string(), stop, reply: tx.clone() };
+        match &self.control {
+            Some(control) if control.send(request).is_ok() => {}
+            Some(_) => {
+                let _ = tx.send(Err(DataflowError::InvalidPipeline("the job has finished".into())));
+            }
+            None => {
+                let _ = tx.send(Err(DataflowError::InvalidPipeline(
+                    "the job runs without checkpointing: no savepoint can be taken".into(),
+                )));
+            }
+        }
+        rx
     }
 
     /// The live counters.
@@ -185,6 +213,13 @@ pub struct JobReport {
     pub peak_state_bytes: u64,
     /// Number of keyed (or source) tasks.
     pub parallelism: usize,
+    /// Checkpoints completed during the run (with checkpointing on).
+    pub checkpoints: u64,
+    /// The checkpoint the job resumed from, if it was restored.
+    pub restored_from: Option<u64>,
+    /// With checkpointing on: the job stopped on request after this checkpoint, without
+    /// ending its input (resume it by running it again).
+    pub stopped_at: Option<u64>,
     /// Wall-clock time from start to the end of the last task.
     pub elapsed: Duration,
 }
@@ -197,6 +232,8 @@ pub struct Job {
     threads: Vec<(String, JoinHandle<()>)>,
     first_error: Arc<Mutex<Option<DataflowError>>>,
     started: Instant,
+    restored_from: Option<u64>,
+    stopped_at: Arc<Mutex<Option<u64>>>,
 }
 
 impl Job {
@@ -232,6 +269,9 @@ impl Job {
             partials_sent: m.partials_sent,
             peak_state_bytes: m.peak_state_bytes,
             parallelism: self.parallelism,
+            checkpoints: m.checkpoints,
+            restored_from: self.restored_from,
+            stopped_at: self.stopped_at.lock().unwrap_or_else(PoisonError::into_inner).take(),
             elapsed: self.started.elapsed(),
         })
     }
@@ -277,7 +317,9 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         sink,
         sides,
         memory,
+        checkpointing,
     } = plan;
+    let _ = checkpointing;
     let schema = source.schema();
     let time_col = match &time {
         TimeMode::EventTime { column, .. } => Some(
@@ -430,5 +472,14 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
     drop(sink_tx);
     drop(keyed_txs);
 
-    Ok(Job { name, parallelism, handle: JobHandle { state, metrics }, threads, first_error, started })
+    Ok(Job {
+        name,
+        parallelism,
+        handle: JobHandle { state, metrics, control: None },
+        threads,
+        first_error,
+        started,
+        restored_from: None,
+        stopped_at: Arc::new(Mutex::new(None)),
+    })
 }
