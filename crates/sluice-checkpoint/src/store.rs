@@ -22,6 +22,8 @@ pub struct CheckpointStore {
     /// `<root>/<job>`.
     pub(crate) job_dir: Path,
     pub(crate) job: String,
+    /// Where the store is, as given to [`CheckpointStore::open`] (the root path otherwise).
+    pub(crate) location: String,
 }
 
 /// What [`CheckpointStore::latest_complete`] found.
@@ -62,7 +64,9 @@ impl CheckpointStore {
                 return Self::open_dir(&dir, location, job);
             }
             let (store, root) = object_store::parse_url(&url).map_err(|e| open_err(e.to_string()))?;
-            return Self::with_store(Arc::from(store), root, job);
+            let mut opened = Self::with_store(Arc::from(store), root, job)?;
+            opened.location = location.trim_end_matches('/').to_owned();
+            return Ok(opened);
         }
         Self::open_dir(std::path::Path::new(location), location, job)
     }
@@ -75,7 +79,9 @@ impl CheckpointStore {
         let local = LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| open_err(e.to_string()))?
             .with_automatic_cleanup(true);
-        Self::with_store(Arc::new(local), Path::default(), job)
+        let mut opened = Self::with_store(Arc::new(local), Path::default(), job)?;
+        opened.location = location.trim_end_matches('/').to_owned();
+        Ok(opened)
     }
 
     /// The checkpoints of `job` under `root` in `store` (any `object_store` store, or a wrapper
@@ -85,7 +91,15 @@ impl CheckpointStore {
     /// [`CheckpointError::InvalidName`] for a job name that cannot be a path segment.
     pub fn with_store(store: Arc<dyn ObjectStore>, root: Path, job: &str) -> Result<CheckpointStore> {
         layout::check_name("job", job)?;
-        Ok(CheckpointStore { store, job_dir: root.join(job), job: job.to_owned() })
+        let location = root.to_string();
+        Ok(CheckpointStore { store, job_dir: root.join(job), job: job.to_owned(), location })
+    }
+
+    /// Where the store is: the location given to [`Self::open`] (a directory or URL), or the
+    /// root path for [`Self::with_store`]. The job's folder is `<location>/<job>`.
+    #[must_use]
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
     /// The job's name.

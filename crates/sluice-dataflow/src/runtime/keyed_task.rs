@@ -7,6 +7,7 @@
 //! task's messages in the order that task sent them, and its watermark is the minimum over
 //! every source task, so where it runs does not change which rows are late.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
@@ -16,11 +17,13 @@ use sluice_state::{MemoryAccount, MemoryTracker};
 use sluice_types::{ErrorKind, Retry};
 
 use super::chain::Chain;
+use super::checkpoint::{Ack, TaskLink};
 use super::metrics::Metrics;
 use super::{send, Step, ABORTED};
 use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
-use crate::message::{Envelope, Message, MAIN};
+use crate::message::{Barrier, Envelope, Message, MAIN};
+use crate::operator::StateScope;
 use crate::time::{TimestampMs, WatermarkCombiner};
 
 /// The window operator chain of one key range, with its input watermarks.
@@ -38,6 +41,41 @@ pub(crate) struct KeyedStage {
     pub(crate) memory: (MemoryTracker, MemoryAccount),
     /// When the state size was last sampled.
     pub(crate) sampled: Option<TimestampMs>,
+    /// With checkpointing: the line to the coordinator, and this stage's state scope.
+    pub(crate) checkpoint: Option<KeyedCheckpoint>,
+    /// Barrier alignment in progress.
+    pub(crate) align: Option<Align>,
+    /// Messages held back during an alignment, to handle once it completes.
+    pub(crate) replay: VecDeque<Envelope>,
+}
+
+/// A keyed stage's part in checkpoints.
+pub(crate) struct KeyedCheckpoint {
+    pub(crate) link: TaskLink,
+    /// This stage's index among the keyed tasks.
+    pub(crate) task: usize,
+    pub(crate) key_groups: sluice_state::KeyGroups,
+    pub(crate) range: sluice_state::KeyGroupRange,
+    /// The state name of each operator of the chain.
+    pub(crate) operator_ids: Vec<String>,
+}
+
+/// An alignment: which inputs have sent the barrier, and what came after it from them.
+pub(crate) struct Align {
+    pub(crate) barrier: Barrier,
+    pub(crate) seen: Vec<bool>,
+    pub(crate) held: VecDeque<Envelope>,
+}
+
+impl Align {
+    pub(crate) fn new(barrier: Barrier, inputs: usize) -> Self {
+        Align { barrier, seen: vec![false; inputs], held: VecDeque::new() }
+    }
+
+    /// Whether every input has sent the barrier or ended.
+    pub(crate) fn complete(&self, ended: &[bool]) -> bool {
+        self.seen.iter().zip(ended).all(|(&s, &e)| s || e)
+    }
 }
 
 /// How often (processing time) a keyed stage samples its operators' state size: walking the
@@ -45,8 +83,24 @@ pub(crate) struct KeyedStage {
 const STATE_SAMPLE_MS: i64 = 1_000;
 
 impl KeyedStage {
-    /// Handles one message from source task `env.from`; `Done` once every source has ended.
+    /// Handles one message from source task `env.from`, and the messages an alignment it
+    /// completes releases; `Done` once every source has ended (or a stopping checkpoint).
     pub(crate) fn handle(&mut self, env: Envelope, now: TimestampMs) -> Result<Step> {
+        let mut step = self.handle_one(env, now)?;
+        while step == Step::Continue {
+            let Some(next) = self.replay.pop_front() else { break };
+            step = self.handle_one(next, now)?;
+        }
+        Ok(step)
+    }
+
+    fn handle_one(&mut self, env: Envelope, now: TimestampMs) -> Result<Step> {
+        if let Some(align) = &mut self.align {
+            if align.seen.get(env.from).copied().unwrap_or(false) {
+                align.held.push_back(env);
+                return Ok(Step::Continue);
+            }
+        }
         self.chain.ctx.now = now;
         if self.sampled.is_none_or(|at| now.saturating_sub(at) >= STATE_SAMPLE_MS) {
             self.sample_state(now)?;
@@ -78,16 +132,69 @@ impl KeyedStage {
                 if let Some(wm) = self.combiner.finish(from) {
                     self.forward(Message::Watermark(wm))?;
                 }
-                if self.ended.iter().all(|&e| e) {
+                if self.try_align()? == Step::Done {
+                    return Ok(Step::Done);
+                }
+                if self.ended.iter().all(|&e| e) && self.align.is_none() && self.replay.is_empty() {
+                    // Before the end reaches the sink, which then takes the final checkpoint.
+                    if let Some(c) = &self.checkpoint {
+                        c.link.ack(Ack::KeyedFinished { task: c.task });
+                    }
                     self.forward(Message::End)?;
                     return Ok(Step::Done);
                 }
                 None
             }
+            Message::Barrier(barrier) if from < self.ended.len() => {
+                let inputs = self.ended.len();
+                let align = self.align.get_or_insert_with(|| Align::new(barrier, inputs));
+                if align.barrier.id != barrier.id {
+                    return Err(DataflowError::InvalidPipeline(format!(
+                        "{}: barrier {} arrived while aligning barrier {}",
+                        self.name, barrier.id, align.barrier.id
+                    )));
+                }
+                if let Some(seen) = align.seen.get_mut(from) {
+                    *seen = true;
+                }
+                return self.try_align();
+            }
             _ => None,
         };
         if let Some(msg) = input {
             self.forward(msg)?;
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Completes the alignment if every input has sent the barrier or ended: snapshots the
+    /// operators, reports to the coordinator, passes the barrier on, and releases the held
+    /// messages. `Done` after a stopping barrier.
+    fn try_align(&mut self) -> Result<Step> {
+        let Some(align) = self.align.take_if(|a| a.complete(&self.ended)) else { return Ok(Step::Continue) };
+        if let Some(c) = &self.checkpoint {
+            let mut files = Vec::new();
+            for ((name, op), id) in self.chain.ops.iter_mut().zip(&c.operator_ids) {
+                let scope =
+                    StateScope { operator_id: id, key_groups: c.key_groups, range: c.range, task: c.task };
+                match op.snapshot(&scope) {
+                    Ok(Some(bytes)) => files.push((id.clone(), bytes)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let error = e.in_operator(name).to_string();
+                        c.link.ack(Ack::Failed { id: align.barrier.id, error });
+                    }
+                }
+            }
+            c.link.ack(Ack::Keyed { id: align.barrier.id, task: c.task, files });
+        }
+        self.forward(Message::Barrier(align.barrier))?;
+        if align.barrier.stop {
+            return Ok(Step::Done);
+        }
+        // Held messages go before anything that arrives later.
+        for env in align.held.into_iter().rev() {
+            self.replay.push_front(env);
         }
         Ok(Step::Continue)
     }

@@ -38,6 +38,7 @@ mod chain;
 mod checkpoint;
 mod keyed_task;
 mod metrics;
+mod restore;
 mod sink_task;
 mod source_task;
 
@@ -319,7 +320,11 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         memory,
         checkpointing,
     } = plan;
-    let _ = checkpointing;
+    let mut source = source;
+    let mut sink = sink;
+    let mut sides = sides;
+    let key_groups = sluice_state::KeyGroups::default();
+    let mut ckpt = restore::Setup::open(checkpointing, source.as_mut(), key_groups)?;
     let schema = source.schema();
     let time_col = match &time {
         TimeMode::EventTime { column, .. } => Some(
@@ -332,6 +337,14 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
     let readers = source.split(parallelism)?;
     let sources = readers.len();
     let keyed_tasks = if keyed.is_some() { parallelism } else { 0 };
+    let operator_ids: Vec<String> = match &keyed {
+        Some((_, post)) => restore::operator_ids(post.iter().map(|(n, _)| n.as_str())),
+        None => Vec::new(),
+    };
+    if let Some(setup) = &mut ckpt {
+        setup.start(&readers, &operator_ids, keyed_tasks)?;
+        setup.recover_sinks(sink.as_mut(), &mut sides)?;
+    }
     let local = match two_phase {
         TwoPhase::Always => local,
         TwoPhase::Auto if keyed_tasks > 1 => local,
@@ -397,6 +410,10 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         ended: vec![false; sink_inputs],
         flush_after: linger.max(Duration::from_millis(1)),
         dirty: false,
+        checkpoint: ckpt.as_mut().map(restore::Setup::sink_link),
+        uncommitted: Vec::new(),
+        align: None,
+        replay: std::collections::VecDeque::new(),
     };
     start("sink".into(), Box::new(move || sink_task.run()))?;
 
@@ -407,7 +424,12 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
         for i in 0..keyed_tasks {
             let (tx, rx) = sync_channel::<Envelope>(channel_capacity);
             keyed_txs.push(tx);
-            let ops = post.iter().map(|(n, f)| (n.clone(), f())).collect();
+            let mut ops: Vec<(String, Box<dyn Operator>)> =
+                post.iter().map(|(n, f)| (n.clone(), f())).collect();
+            let checkpoint = match &ckpt {
+                Some(setup) => Some(setup.keyed(i, keyed_tasks, &mut ops, &operator_ids)?),
+                None => None,
+            };
             let ctx = Context { instance: i, parallelism: keyed_tasks, now, watermark: None };
             let stage = KeyedStage {
                 name: format!("window[{i}]"),
@@ -419,6 +441,9 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
                 metrics: Arc::clone(&metrics),
                 memory: (memory.clone(), memory.account(format!("{name}/window[{i}]"))),
                 sampled: None,
+                checkpoint,
+                align: None,
+                replay: std::collections::VecDeque::new(),
             };
             if i < sources {
                 fused.push(Fused { slot: i, stage, inbox: rx, peers: sources > 1, done: false });
@@ -467,19 +492,39 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
             Arc::clone(&metrics),
             Arc::clone(&state),
         )?;
+        let task = match &ckpt {
+            Some(setup) => setup.source(task),
+            None => task,
+        };
         start(format!("source[{i}]"), Box::new(move || task.run()))?;
     }
     drop(sink_tx);
     drop(keyed_txs);
+    let stopped_at = Arc::new(Mutex::new(None));
+    let (control, restored_from) = match ckpt {
+        Some(setup) => {
+            let restored_from = setup.restored_from();
+            let links = checkpoint::JobLinks {
+                state: Arc::clone(&state),
+                first_error: Arc::clone(&first_error),
+                metrics: Arc::clone(&metrics),
+                stopped_at: Arc::clone(&stopped_at),
+            };
+            let (coordinator, control) = setup.coordinator(sources, keyed_tasks, links);
+            start("checkpoint".into(), Box::new(move || coordinator.run()))?;
+            (Some(control), restored_from)
+        }
+        None => (None, None),
+    };
 
     Ok(Job {
         name,
         parallelism,
-        handle: JobHandle { state, metrics, control: None },
+        handle: JobHandle { state, metrics, control },
         threads,
         first_error,
         started,
-        restored_from: None,
-        stopped_at: Arc::new(Mutex::new(None)),
+        restored_from,
+        stopped_at,
     })
 }

@@ -16,13 +16,14 @@ use arrow_array::types::{ArrowPrimitiveType, Int64Type, TimestampMillisecondType
 use arrow_array::{Array, PrimitiveArray, RecordBatch};
 
 use super::chain::Chain;
+use super::checkpoint::{Ack, SourceSnap, TaskLink};
 use super::keyed_task::KeyedStage;
 use super::metrics::Metrics;
 use super::{send, Step, TimeMode, ABORTED, RUNNING, STOPPING};
 use crate::clock::Clock;
 use crate::error::{DataflowError, Result};
 use crate::exchange::Exchange;
-use crate::message::{Envelope, Message, MAIN};
+use crate::message::{Barrier, Envelope, Message, MAIN};
 use crate::ops::window_aggregate::LocalAggregate;
 use crate::source::{Poll, SourceReader};
 use crate::time::{
@@ -172,6 +173,12 @@ pub(crate) struct SourceTask {
     generators: Vec<Generator>,
     combiner: WatermarkCombiner,
     idle_sent: bool,
+    /// With checkpointing: the line to the coordinator.
+    checkpoint: Option<TaskLink>,
+    /// The last barrier sent.
+    last_barrier: u64,
+    /// A restored watermark to send before the first poll.
+    restored_watermark: Option<Watermark>,
 }
 
 impl SourceTask {
@@ -221,7 +228,70 @@ impl SourceTask {
             generators,
             combiner,
             idle_sent: false,
+            checkpoint: None,
+            last_barrier: 0,
+            restored_watermark: None,
         })
+    }
+
+    /// Takes part in checkpoints through `link`, resuming the watermark generators from the
+    /// largest event time each partition had read (`max_event_times`, by global partition).
+    pub(crate) fn with_checkpoints(
+        mut self,
+        link: TaskLink,
+        max_event_times: &std::collections::BTreeMap<usize, i64>,
+    ) -> Self {
+        let now = self.clock.now_ms();
+        let mut advanced = None;
+        for (&partition, &local) in &self.local {
+            if let (Some(&ts), Some(Generator::Event(g))) =
+                (max_event_times.get(&partition), self.generators.get_mut(local))
+            {
+                let wm = g.observe(ts);
+                advanced = self.combiner.update(local, wm, now).or(advanced);
+            }
+        }
+        self.restored_watermark = advanced;
+        self.last_barrier = link.shared.barrier_after(0).map_or(0, |b| b.id);
+        self.checkpoint = Some(link);
+        self
+    }
+
+    /// Where this task's partitions stand, for a checkpoint.
+    fn snap(&self) -> Result<SourceSnap> {
+        let positions = self.reader.positions().ok_or_else(|| {
+            DataflowError::InvalidPipeline("the source cannot report its positions for a checkpoint".into())
+                .in_operator(&self.name)
+        })?;
+        let mut max_event_times = Vec::new();
+        for (&partition, &local) in &self.local {
+            if let Some(Generator::Event(g)) = self.generators.get(local) {
+                if let Some(ts) = g.max_event_time() {
+                    max_event_times.push((partition, ts));
+                }
+            }
+        }
+        Ok(SourceSnap { positions, max_event_times })
+    }
+
+    /// Sends checkpoint barrier `barrier`: partials first, then the positions to the
+    /// coordinator, then the barrier to every downstream task. `Done` for a stopping one.
+    fn barrier(&mut self, barrier: Barrier) -> Result<Step> {
+        self.last_barrier = barrier.id;
+        let snap = self.snap()?;
+        if let Some(link) = &self.checkpoint {
+            link.ack(Ack::Source { id: barrier.id, task: self.index, snap });
+        }
+        let (out, side) = self.chain.run(Message::Barrier(barrier))?;
+        self.route(out, side)?;
+        if barrier.stop {
+            if let Downstream::Keyed(route) = &mut self.downstream {
+                let w = Waiting { name: &self.name, clock: self.clock.as_ref(), state: &self.state };
+                route.finish_fused(&w)?;
+            }
+            return Ok(Step::Done);
+        }
+        Ok(Step::Continue)
     }
 
     /// Runs until the input ends, the job stops, or an error.
@@ -237,6 +307,15 @@ impl SourceTask {
             STOPPING => return self.end(),
             // Aborted: leave without End; downstream sees the disconnection.
             _ => return Ok(Step::Done),
+        }
+        if let Some(wm) = self.restored_watermark.take() {
+            let (out, side) = self.chain.run(Message::Watermark(wm))?;
+            self.route(out, side)?;
+        }
+        if let Some(barrier) =
+            self.checkpoint.as_ref().and_then(|l| l.shared.barrier_after(self.last_barrier))
+        {
+            return self.barrier(barrier);
         }
         let mut linger = self.linger;
         if let Downstream::Keyed(route) = &mut self.downstream {
@@ -307,6 +386,12 @@ impl SourceTask {
     }
 
     fn end(&mut self) -> Result<Step> {
+        if self.checkpoint.is_some() {
+            let snap = self.snap()?;
+            if let Some(link) = &self.checkpoint {
+                link.ack(Ack::SourceFinished { task: self.index, snap });
+            }
+        }
         let mut advanced = None;
         for local in 0..self.combiner.inputs() {
             advanced = self.combiner.finish(local).or(advanced);
@@ -402,7 +487,7 @@ impl SourceTask {
                     route.deliver(target, env(msg.clone()), &w)?;
                 }
                 // The sink follows the keyed tasks' watermarks (see `spawn`); it needs the end.
-                if matches!(msg, Message::End) {
+                if matches!(msg, Message::End | Message::Barrier(_)) {
                     send(&route.sink, env(msg.clone()), &self.name)?;
                 }
                 Ok(())

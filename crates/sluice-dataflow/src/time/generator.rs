@@ -66,6 +66,12 @@ impl BoundedOutOfOrderness {
         self.bound
     }
 
+    /// The largest event time observed, if any (what a checkpoint keeps to resume from).
+    #[must_use]
+    pub fn max_event_time(&self) -> Option<TimestampMs> {
+        self.max_ts
+    }
+
     /// Records an event time and returns the (possibly advanced) watermark.
     #[inline]
     pub fn observe(&mut self, ts: TimestampMs) -> Watermark {

@@ -2,6 +2,7 @@
 //! deterministic watermark scenarios; end-to-end pipelines
 //! (`pipeline`) and runtime behaviour: backpressure, idleness (`runtime`).
 
+mod checkpoint;
 mod harness;
 mod local_panes;
 mod modes;

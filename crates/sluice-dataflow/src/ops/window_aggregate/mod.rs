@@ -23,6 +23,7 @@
 //!   [`LocalPanes`](crate::window::LocalPanes)); sessions always arrive raw.
 
 mod aggs;
+mod checkpoint;
 mod local;
 mod snapshot;
 pub mod udaf;
@@ -48,7 +49,7 @@ pub use udaf::{udaf, UserSlot};
 
 use crate::error::{DataflowError, Result};
 use crate::message::LATE;
-use crate::operator::{Collector, Context, Operator};
+use crate::operator::{Collector, Context, Operator, StateScope};
 use crate::time::Watermark;
 use crate::window::{WindowAggregator, WindowResult, WindowSpec, WindowState};
 
@@ -280,6 +281,14 @@ fn time_values(col: &ArrayRef) -> &[i64] {
 }
 
 impl Operator for WindowAggregate {
+    fn snapshot(&mut self, scope: &StateScope<'_>) -> Result<Option<Vec<u8>>> {
+        self.checkpoint(scope)
+    }
+
+    fn restore(&mut self, scope: &StateScope<'_>, snapshots: &[(&str, &[u8])]) -> Result<()> {
+        self.restore_checkpoint(scope, snapshots)
+    }
+
     fn process(&mut self, batch: RecordBatch, ctx: &mut Context, out: &mut Collector) -> Result<()> {
         self.bind(&batch.schema())?;
         let Some(b) = self.state.as_mut() else { return Ok(()) };

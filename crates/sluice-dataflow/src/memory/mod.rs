@@ -4,8 +4,14 @@
 //! - [`ChannelSource`]: an unbounded source fed from another thread through a
 //!   [`ChannelSourceHandle`] (it is idle when nothing was sent).
 //! - [`CollectSink`]: collects batches into a shared `Vec`.
+//! - [`TxnSink`]: a two-phase-commit sink: batches become visible when their checkpoint
+//!   completes (exactly-once, for tests of checkpoints and recovery).
 
-use std::collections::VecDeque;
+mod txn;
+
+pub use txn::TxnSink;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,6 +30,8 @@ use crate::source::{spread_partitions, Poll, Source, SourceReader};
 pub struct VecSource {
     schema: SchemaRef,
     partitions: Vec<Vec<RecordBatch>>,
+    /// Rows to skip per partition (restored positions).
+    skip: BTreeMap<usize, u64>,
 }
 
 impl VecSource {
@@ -45,7 +53,7 @@ impl VecSource {
                 )));
             }
         }
-        Ok(VecSource { schema, partitions })
+        Ok(VecSource { schema, partitions, skip: BTreeMap::new() })
     }
 }
 
@@ -60,18 +68,55 @@ impl Source for VecSource {
 
     fn split(self: Box<Self>, n: usize) -> Result<Vec<Box<dyn SourceReader>>> {
         let mut parts: Vec<Option<Vec<RecordBatch>>> = self.partitions.into_iter().map(Some).collect();
+        let skip = self.skip;
         let readers = spread_partitions(parts.len(), n)
             .into_iter()
             .map(|owned| {
                 let queues = owned
                     .iter()
-                    .map(|&p| (p, parts.get_mut(p).and_then(Option::take).unwrap_or_default().into()))
+                    .map(|&p| {
+                        let batches = parts.get_mut(p).and_then(Option::take).unwrap_or_default();
+                        let from = skip.get(&p).copied().unwrap_or(0);
+                        (p, skip_rows(batches, from))
+                    })
                     .collect();
-                Box::new(VecReader { queues, next: 0 }) as Box<dyn SourceReader>
+                let read = owned.iter().map(|&p| (p, skip.get(&p).copied().unwrap_or(0))).collect();
+                Box::new(VecReader { queues, next: 0, read }) as Box<dyn SourceReader>
             })
             .collect();
         Ok(readers)
     }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    /// A position is the number of rows of the partition already read (8 bytes, little endian).
+    fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
+        for (&partition, bytes) in positions {
+            let rows: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                DataflowError::InvalidPipeline(format!("VecSource: bad position for partition {partition}"))
+            })?;
+            self.skip.insert(partition, u64::from_le_bytes(rows));
+        }
+        Ok(())
+    }
+}
+
+/// The batches after the first `rows` rows.
+fn skip_rows(batches: Vec<RecordBatch>, mut rows: u64) -> VecDeque<RecordBatch> {
+    let mut out = VecDeque::new();
+    for batch in batches {
+        let n = batch.num_rows() as u64;
+        if rows >= n {
+            rows -= n;
+        } else {
+            let from = usize::try_from(rows).unwrap_or(usize::MAX);
+            out.push_back(batch.slice(from, batch.num_rows() - from));
+            rows = 0;
+        }
+    }
+    out
 }
 
 /// Reads its partitions round-robin, one batch at a time.
@@ -79,6 +124,8 @@ struct VecReader {
     /// (partition, remaining batches); removed when ended.
     queues: Vec<(usize, VecDeque<RecordBatch>)>,
     next: usize,
+    /// Rows returned so far, per partition (with the rows skipped on restore).
+    read: BTreeMap<usize, u64>,
 }
 
 impl SourceReader for VecReader {
@@ -105,7 +152,12 @@ impl SourceReader for VecReader {
             batch
         };
         self.next = i + 1;
+        *self.read.entry(partition).or_default() += batch.num_rows() as u64;
         Ok(Poll::Batch { partition, batch })
+    }
+
+    fn positions(&self) -> Option<Vec<(usize, Vec<u8>)>> {
+        Some(self.read.iter().map(|(&p, &rows)| (p, rows.to_le_bytes().to_vec())).collect())
     }
 }
 

@@ -1,0 +1,254 @@
+//! Exactly-once checkpoints: a job that fails at random points and is restarted from its latest
+//! checkpoint commits exactly the output of an uninterrupted run; savepoints resume at another
+//! parallelism; state that does not fit the job is refused.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_schema::SchemaRef;
+use sluice_checkpoint::{CheckpointStore, Target};
+use sluice_dataflow::checkpoint::{Checkpointing, Restore};
+use sluice_dataflow::memory::{ChannelSource, TxnSink, VecSource};
+use sluice_dataflow::ops::{count, max, sum};
+use sluice_dataflow::source::{Poll, Source, SourceReader};
+use sluice_dataflow::window::WindowSpec;
+use sluice_dataflow::{DataflowError, JobReport, Pipeline, Result};
+use sluice_types::{ErrorKind, Retry};
+
+use crate::pipeline::{events, schema, table, to_batches, Event, Table, WINDOW};
+
+const BOUND: i64 = 200;
+
+/// A source that sleeps a little per poll and fails after a number of polls (over all its
+/// readers), like a process killed mid-run.
+struct Flaky {
+    inner: VecSource,
+    polls_left: Arc<AtomicI64>,
+}
+
+struct FlakyReader {
+    inner: Box<dyn SourceReader>,
+    polls_left: Arc<AtomicI64>,
+}
+
+impl Source for Flaky {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn partitions(&self) -> usize {
+        self.inner.partitions()
+    }
+
+    fn split(self: Box<Self>, n: usize) -> Result<Vec<Box<dyn SourceReader>>> {
+        let readers = Box::new(self.inner).split(n)?;
+        Ok(readers
+            .into_iter()
+            .map(|inner| {
+                Box::new(FlakyReader { inner, polls_left: Arc::clone(&self.polls_left) })
+                    as Box<dyn SourceReader>
+            })
+            .collect())
+    }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
+        self.inner.restore(positions)
+    }
+}
+
+impl SourceReader for FlakyReader {
+    fn partitions(&self) -> Vec<usize> {
+        self.inner.partitions()
+    }
+
+    fn poll(&mut self, max_rows: usize, timeout: Duration) -> Result<Poll> {
+        std::thread::sleep(Duration::from_micros(300));
+        if self.polls_left.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            return Err(DataflowError::connector("injected failure", ErrorKind::Internal, Retry::No));
+        }
+        self.inner.poll(max_rows, timeout)
+    }
+
+    fn positions(&self) -> Option<Vec<(usize, Vec<u8>)>> {
+        self.inner.positions()
+    }
+}
+
+/// The whole expected output: with disorder within the bound, no row is late.
+fn expected(parts: &[Vec<Event>]) -> Table {
+    let mut t = Table::new();
+    for (url, ts, bytes) in parts.iter().flatten() {
+        let e = t.entry((ts - ts.rem_euclid(WINDOW), url.clone())).or_insert((0, 0, i64::MIN));
+        e.0 += 1;
+        e.1 += bytes;
+        e.2 = e.2.max(*bytes);
+    }
+    t
+}
+
+fn job(
+    parts: &[Vec<Event>],
+    parallelism: usize,
+    sink: &TxnSink,
+    polls: i64,
+    c: Checkpointing,
+) -> Result<JobReport> {
+    let inner = VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 20)).collect())?;
+    Pipeline::new("pv")
+        .parallelism(parallelism)
+        .batch_size(20)
+        .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(polls)) })
+        .event_time("ts", Duration::from_millis(BOUND as u64))
+        .key_by(["url"])
+        .window(WindowSpec::tumbling(WINDOW)?)
+        .aggregate([count().as_("views"), sum("bytes").as_("bytes"), max("bytes")])
+        .sink(sink.reopen())
+        .checkpointing(c)
+        .run()
+}
+
+fn settings(dir: &std::path::Path) -> Checkpointing {
+    let store = CheckpointStore::open(dir.to_str().expect("utf-8"), "pv").expect("store");
+    Checkpointing::new(store).interval(Duration::from_millis(3)).retain(2)
+}
+
+/// Runs the job, failing after a pseudo-random number of polls each time, until one run
+/// finishes; returns the number of failed runs.
+fn run_with_failures(
+    parts: &[Vec<Event>],
+    parallelism: usize,
+    sink: &TxnSink,
+    dir: &std::path::Path,
+    seed: u64,
+) -> usize {
+    let mut x = seed | 1;
+    let mut failures = 0;
+    for attempt in 0..200 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let polls = if attempt < 25 { 5 + (x % 30) as i64 } else { i64::MAX };
+        match job(parts, parallelism, sink, polls, settings(dir)) {
+            Ok(report) => {
+                assert_eq!(report.records_late, 0);
+                return failures;
+            }
+            Err(e) => {
+                assert!(e.to_string().contains("injected failure"), "{e}");
+                failures += 1;
+            }
+        }
+    }
+    panic!("the job never finished");
+}
+
+#[test]
+fn restarts_after_failures_commit_exactly_the_uninterrupted_output() {
+    for (seed, parallelism) in [(1u64, 1usize), (2, 2), (3, 3), (4, 2)] {
+        let parts = events(3, 2000, BOUND, seed);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = TxnSink::new();
+        let failures = run_with_failures(&parts, parallelism, &sink, dir.path(), seed);
+        assert!(failures >= 10, "only {failures} failures");
+        assert_eq!(table(&sink.committed()), expected(&parts), "seed {seed} p{parallelism}");
+        assert!(sink.prepared().is_empty(), "left prepared: {:?}", sink.prepared());
+    }
+}
+
+#[test]
+fn a_finished_job_run_again_outputs_nothing_more() {
+    let parts = events(2, 300, BOUND, 9);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = TxnSink::new();
+    let first = job(&parts, 2, &sink, i64::MAX, settings(dir.path())).expect("first run");
+    assert!(first.checkpoints >= 2, "{first:?}");
+    let commits = sink.commits();
+    let again = job(&parts, 2, &sink, i64::MAX, settings(dir.path())).expect("second run");
+    assert!(again.restored_from.is_some());
+    assert_eq!(again.records_in, 0);
+    assert_eq!(sink.commits(), commits);
+    assert_eq!(table(&sink.committed()), expected(&parts));
+    let fresh = job(&parts, 1, &TxnSink::new(), i64::MAX, settings(dir.path()).restore(Restore::Fresh))
+        .expect("fresh run");
+    assert_eq!(fresh.records_in, 600);
+}
+
+#[test]
+fn stop_with_savepoint_then_resume_at_another_parallelism() {
+    let parts = events(2, 3000, BOUND, 5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = TxnSink::new();
+    let inner = VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 20)).collect()).expect("source");
+    let running = Pipeline::new("pv")
+        .parallelism(2)
+        .batch_size(20)
+        .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(i64::MAX)) })
+        .event_time("ts", Duration::from_millis(BOUND as u64))
+        .key_by(["url"])
+        .window(WindowSpec::tumbling(WINDOW).expect("spec"))
+        .aggregate([count().as_("views"), sum("bytes").as_("bytes"), max("bytes")])
+        .sink(sink.reopen())
+        .checkpointing(settings(dir.path()).interval(Duration::from_secs(3600)))
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(50));
+    let location = running.handle().savepoint("sp-1", true).recv().expect("answer").expect("savepoint");
+    assert!(location.ends_with("pv/savepoints/sp-1"), "{location}");
+    let report = running.join().expect("stopped job");
+    assert!(report.stopped_at.is_some());
+    assert!(report.records_in < 6000, "stopped before the end: {}", report.records_in);
+    let store = CheckpointStore::open(dir.path().to_str().expect("utf-8"), "pv").expect("store");
+    let from = Restore::From { store, target: Target::Savepoint("sp-1".into()) };
+    for p in [1, 3] {
+        let other = tempfile::tempdir().expect("tempdir");
+        let resumed_sink = TxnSink::new();
+        // The savepoint's output is committed in `sink`; the rest comes from the resumed run.
+        let report = job(&parts, p, &resumed_sink, i64::MAX, settings(other.path()).restore(from.clone()))
+            .expect("resumed");
+        assert!(report.restored_from.is_some());
+        let mut all = sink.committed();
+        all.extend(resumed_sink.committed());
+        assert_eq!(table(&all), expected(&parts), "resumed at parallelism {p}");
+    }
+}
+
+#[test]
+fn state_that_does_not_fit_the_job_is_refused() {
+    let parts = events(1, 2000, BOUND, 7);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = TxnSink::new();
+    let _ = job(&parts, 1, &sink, 40, settings(dir.path())).expect_err("fails midway");
+    let inner = VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 20)).collect()).expect("source");
+    let err = Pipeline::new("pv")
+        .parallelism(1)
+        .source(inner)
+        .event_time("ts", Duration::from_millis(BOUND as u64))
+        .key_by(["url"])
+        .window(WindowSpec::tumbling(WINDOW).expect("spec"))
+        .aggregate([sum("bytes").as_("bytes")])
+        .sink(TxnSink::new())
+        .checkpointing(settings(dir.path()))
+        .run()
+        .expect_err("incompatible state");
+    assert!(err.to_string().contains("does not fit"), "{err}");
+}
+
+#[test]
+fn an_unreplayable_source_is_refused() {
+    let (source, _feed) = ChannelSource::new(schema(), 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Pipeline::new("pv")
+        .source(source)
+        .sink(TxnSink::new())
+        .checkpointing(settings(dir.path()))
+        .spawn()
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("rewound"), "{err}");
+}
