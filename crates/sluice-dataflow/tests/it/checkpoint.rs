@@ -99,6 +99,17 @@ fn job(
     polls: i64,
     c: Checkpointing,
 ) -> Result<JobReport> {
+    windowed(parts, parallelism, sink, polls, c, WindowSpec::tumbling(WINDOW)?)
+}
+
+fn windowed(
+    parts: &[Vec<Event>],
+    parallelism: usize,
+    sink: &TxnSink,
+    polls: i64,
+    c: Checkpointing,
+    spec: WindowSpec,
+) -> Result<JobReport> {
     let inner = VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 20)).collect())?;
     Pipeline::new("pv")
         .parallelism(parallelism)
@@ -106,7 +117,7 @@ fn job(
         .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(polls)) })
         .event_time("ts", Duration::from_millis(BOUND as u64))
         .key_by(["url"])
-        .window(WindowSpec::tumbling(WINDOW)?)
+        .window(spec)
         .aggregate([count().as_("views"), sum("bytes").as_("bytes"), max("bytes")])
         .sink(sink.reopen())
         .checkpointing(c)
@@ -126,6 +137,7 @@ fn run_with_failures(
     sink: &TxnSink,
     dir: &std::path::Path,
     seed: u64,
+    spec: &WindowSpec,
 ) -> usize {
     let mut x = seed | 1;
     let mut failures = 0;
@@ -134,7 +146,7 @@ fn run_with_failures(
         x ^= x >> 7;
         x ^= x << 17;
         let polls = if attempt < 25 { 5 + (x % 30) as i64 } else { i64::MAX };
-        match job(parts, parallelism, sink, polls, settings(dir)) {
+        match windowed(parts, parallelism, sink, polls, settings(dir), spec.clone()) {
             Ok(report) => {
                 assert_eq!(report.records_late, 0);
                 return failures;
@@ -154,10 +166,67 @@ fn restarts_after_failures_commit_exactly_the_uninterrupted_output() {
         let parts = events(3, 2000, BOUND, seed);
         let dir = tempfile::tempdir().expect("tempdir");
         let sink = TxnSink::new();
-        let failures = run_with_failures(&parts, parallelism, &sink, dir.path(), seed);
+        let spec = WindowSpec::tumbling(WINDOW).expect("spec");
+        let failures = run_with_failures(&parts, parallelism, &sink, dir.path(), seed, &spec);
         assert!(failures >= 10, "only {failures} failures");
         assert_eq!(table(&sink.committed()), expected(&parts), "seed {seed} p{parallelism}");
         assert!(sink.prepared().is_empty(), "left prepared: {:?}", sink.prepared());
+    }
+}
+
+/// Rows of (window_start, window_end, url, views, bytes, max_bytes), sorted.
+fn rows(batches: &[arrow_array::RecordBatch]) -> Vec<(i64, i64, String, i64, i64, i64)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, TimestampMillisecondType};
+    let mut out = Vec::new();
+    for b in batches {
+        let col = |n: &str| b.column_by_name(n).unwrap_or_else(|| panic!("no column {n}"));
+        let (start, end) = (col("window_start"), col("window_end"));
+        let (start, end) = (
+            start.as_primitive::<TimestampMillisecondType>(),
+            end.as_primitive::<TimestampMillisecondType>(),
+        );
+        let url = col("url");
+        let url = url.as_string::<i32>();
+        let (v, s, m) = (col("views"), col("bytes"), col("max_bytes"));
+        let (v, s, m) =
+            (v.as_primitive::<Int64Type>(), s.as_primitive::<Int64Type>(), m.as_primitive::<Int64Type>());
+        for r in 0..b.num_rows() {
+            out.push((
+                start.value(r),
+                end.value(r),
+                url.value(r).to_string(),
+                v.value(r),
+                s.value(r),
+                m.value(r),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Hop and session windows too: the committed output after failures equals an uninterrupted
+/// run's (sessions merge across the restore; hop panes are pre-aggregated at parallelism 2).
+#[test]
+fn hop_and_session_windows_survive_restarts() {
+    let specs =
+        [WindowSpec::hop(WINDOW, WINDOW / 4).expect("hop"), WindowSpec::session(700).expect("session")];
+    for (i, spec) in specs.iter().enumerate() {
+        for parallelism in [1, 2] {
+            let parts = events(2, 1500, BOUND, 11 + i as u64);
+            let reference = TxnSink::new();
+            let clean = tempfile::tempdir().expect("tempdir");
+            windowed(&parts, parallelism, &reference, i64::MAX, settings(clean.path()), spec.clone())
+                .expect("uninterrupted run");
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sink = TxnSink::new();
+            let failures = run_with_failures(&parts, parallelism, &sink, dir.path(), 77 + i as u64, spec);
+            assert!(failures >= 5, "only {failures} failures");
+            let got = rows(&sink.committed());
+            assert!(!got.is_empty());
+            assert_eq!(got, rows(&reference.committed()), "{spec:?} p{parallelism}");
+        }
     }
 }
 
@@ -251,4 +320,69 @@ fn an_unreplayable_source_is_refused() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("rewound"), "{err}");
+}
+
+/// A job whose checkpoints cannot be stored keeps running on its last good checkpoint and
+/// stops after the tolerated number of consecutive failures, saying why.
+#[test]
+fn a_store_that_fails_stops_the_job_after_the_tolerated_failures() {
+    let parts = events(1, 20_000, BOUND, 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inner = VecSource::new(schema(), parts.iter().map(|p| to_batches(p, 20)).collect()).expect("source");
+    let running = Pipeline::new("pv")
+        .parallelism(1)
+        .batch_size(20)
+        .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(i64::MAX)) })
+        .event_time("ts", Duration::from_millis(BOUND as u64))
+        .key_by(["url"])
+        .window(WindowSpec::tumbling(WINDOW).expect("spec"))
+        .aggregate([count().as_("views")])
+        .sink(TxnSink::new())
+        .checkpointing(settings(dir.path()).interval(Duration::from_millis(20)).max_consecutive_failures(2))
+        .spawn()
+        .expect("spawn");
+    // The initial checkpoint is stored; then the job's folder becomes a file: no checkpoint
+    // can be written any more.
+    let job_dir = dir.path().join("pv");
+    std::fs::rename(&job_dir, dir.path().join("moved")).expect("move the job's folder");
+    std::fs::write(&job_dir, b"in the way").expect("block the job's folder");
+    let err = running.join().expect_err("the job stops");
+    let text = err.to_string();
+    assert!(text.contains("3 checkpoints in a row failed (tolerated: 2)"), "{text}");
+}
+
+/// A damaged newest checkpoint is detected by its checksums and the one before is used.
+#[test]
+fn a_damaged_checkpoint_is_passed_over() {
+    let parts = events(1, 3000, BOUND, 21);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = TxnSink::new();
+    let mut failed = None;
+    for polls in [60, 90] {
+        let err = job(&parts, 1, &sink, polls, settings(dir.path()).retain(3)).expect_err("fails");
+        failed = Some(err);
+    }
+    assert!(failed.is_some());
+    let mut checkpoints: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(dir.path().join("pv"))
+        .expect("job folder")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let id = path.file_name()?.to_str()?.strip_prefix("chk-")?.parse().ok()?;
+            Some((id, path))
+        })
+        .collect();
+    checkpoints.sort();
+    let (newest, path) = checkpoints.last().cloned().expect("a checkpoint");
+    let state = std::fs::read_dir(&path)
+        .expect("checkpoint folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "snap"))
+        .expect("a state file");
+    let mut bytes = std::fs::read(&state).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&state, bytes).expect("damage");
+    let report = job(&parts, 1, &sink, i64::MAX, settings(dir.path())).expect("resumed");
+    let from = report.restored_from.expect("restored");
+    assert!(from < newest, "resumed from {from}, the damaged one is {newest}");
 }
