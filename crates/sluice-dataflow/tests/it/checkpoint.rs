@@ -146,7 +146,7 @@ fn run_with_failures(
         x ^= x >> 7;
         x ^= x << 17;
         let polls = if attempt < 25 { 5 + (x % 30) as i64 } else { i64::MAX };
-        match windowed(parts, parallelism, sink, polls, settings(dir), spec.clone()) {
+        match windowed(parts, parallelism, sink, polls, settings(dir), *spec) {
             Ok(report) => {
                 assert_eq!(report.records_late, 0);
                 return failures;
@@ -217,7 +217,7 @@ fn hop_and_session_windows_survive_restarts() {
             let parts = events(2, 1500, BOUND, 11 + i as u64);
             let reference = TxnSink::new();
             let clean = tempfile::tempdir().expect("tempdir");
-            windowed(&parts, parallelism, &reference, i64::MAX, settings(clean.path()), spec.clone())
+            windowed(&parts, parallelism, &reference, i64::MAX, settings(clean.path()), *spec)
                 .expect("uninterrupted run");
             let dir = tempfile::tempdir().expect("tempdir");
             let sink = TxnSink::new();
