@@ -191,7 +191,9 @@ pub(crate) struct Setup {
     key_groups: KeyGroups,
     shared: Arc<Shared>,
     acks: (Sender<Ack>, Receiver<Ack>),
-    completions: Option<(Sender<Completion>, Receiver<Completion>)>,
+    completions: Sender<Completion>,
+    /// The sink task's end of `completions`, until it takes it.
+    completed: Option<Receiver<Completion>>,
 }
 
 impl Setup {
@@ -220,6 +222,7 @@ impl Setup {
             tracing::info!(from = %r.what, "resuming");
         }
         let shared = Arc::new(Shared::new(begin.next_id));
+        let (completions, completed) = std::sync::mpsc::channel();
         Ok(Some(Setup {
             settings,
             rt,
@@ -227,7 +230,8 @@ impl Setup {
             key_groups,
             shared,
             acks: std::sync::mpsc::channel(),
-            completions: Some(std::sync::mpsc::channel()),
+            completions,
+            completed: Some(completed),
         }))
     }
 
@@ -335,11 +339,11 @@ impl Setup {
         task.with_checkpoints(self.link(), times)
     }
 
-    /// The sink task's link and its line for the coordinator's answers (once).
+    /// The sink task's link and its line for the coordinator's answers (there is one sink
+    /// task: a second call gets a line nothing is sent on).
     pub(crate) fn sink_link(&mut self) -> (TaskLink, Receiver<Completion>) {
-        let (tx, rx) = self.completions.take().unwrap_or_else(std::sync::mpsc::channel);
-        self.completions = Some((tx, std::sync::mpsc::channel().1));
-        (self.link(), rx)
+        let completed = self.completed.take().unwrap_or_else(|| std::sync::mpsc::channel().1);
+        (self.link(), completed)
     }
 
     fn link(&self) -> TaskLink {
@@ -355,7 +359,7 @@ impl Setup {
     ) -> (Coordinator, Sender<Control>) {
         let (control_tx, control_rx) = std::sync::mpsc::channel();
         let JobLinks { state, first_error, metrics, stopped_at } = job;
-        let completions = self.completions.map_or_else(|| std::sync::mpsc::channel().0, |(tx, _)| tx);
+        let completions = self.completions;
         let coordinator = Coordinator {
             store: self.settings.store,
             interval: self.settings.interval,
