@@ -18,6 +18,7 @@ mod file;
 mod lines;
 mod log;
 mod log_metadata;
+mod position;
 mod stdin;
 
 pub use file::{FileFormat, FileSource};
