@@ -9,6 +9,7 @@
 //! - `pipeline`: page views in a topic → per-URL tumbling count → a topic, against a reference.
 
 mod dead_letters;
+mod exactly_once;
 mod files;
 mod log_source;
 mod pipeline;

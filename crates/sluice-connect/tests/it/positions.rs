@@ -189,7 +189,8 @@ fn csv_header_is_read_again_and_dead_letters_keep_their_line_numbers() {
     let path = write_file(dir.path(), "v.csv", Some("user_id,url,ts"), lines);
     let format = FileFormat::Csv { header: true, delimiter: b',' };
     let dead = memory();
-    let source = || FileSource::new(&path, format, views_schema()).expect("source").dead_letters(dead.clone());
+    let source =
+        || FileSource::new(&path, format, views_schema()).expect("source").dead_letters(dead.clone());
     let (head, positions) = read(&mut Box::new(source()).split(1).expect("split"), Some(2), 5);
     assert_eq!(head, (0..9).collect::<Vec<_>>(), "the header and 9 rows");
     let mut restored = source();
@@ -221,7 +222,8 @@ fn a_file_that_changed_or_vanished_since_the_checkpoint_is_refused() {
     let err = source().restore(&positions).expect_err("refused");
     assert!(err.to_string().contains("`b.jsonl`"), "{err}");
 
-    let log_position = BTreeMap::from([(0, vec![1, b'L', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]);
+    let log_position =
+        BTreeMap::from([(0, vec![1, b'L', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]);
     let err = source().restore(&log_position).expect_err("refused");
     assert!(err.to_string().contains("written by a log source"), "{err}");
 }
