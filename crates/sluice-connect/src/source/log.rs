@@ -33,7 +33,6 @@
 //! recreated topic) is an error: the records the checkpoint needs are gone.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,32 +45,9 @@ use sluice_types::{Offset, PartitionId, StoredRecord};
 
 use crate::dead_letter::DeadLetters;
 use crate::error;
+use crate::source::end_of_input::EndOfInput;
 use crate::source::log_metadata::{self, LogMetadata};
 use crate::source::position::LogPosition;
-
-/// Tells a following [`LogSource`] that nothing more will be appended: read to the current end
-/// offsets, then end. Cheap to clone; clones share the signal.
-#[derive(Debug, Clone, Default)]
-pub struct EndOfInput(Arc<AtomicBool>);
-
-impl EndOfInput {
-    /// A signal not yet given.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Gives the signal. Call it after the last append returned.
-    pub fn signal(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether the signal was given.
-    #[must_use]
-    pub fn is_signalled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// How a [`LogSource`] ends.
 #[derive(Debug, Clone)]
