@@ -106,8 +106,15 @@ impl LogTransactions {
         Ok(vec![name])
     }
 
-    /// Commits `pending`; a name that is no longer prepared was committed already.
+    /// Commits `pending`; a name that is no longer prepared was committed already. A name of
+    /// another prefix is refused: it is not this sink's to settle.
     pub(crate) fn commit(&mut self, pending: &[String]) -> Result<()> {
+        if let Some(name) = pending.iter().find(|n| self.number(n).is_none()) {
+            return Err(error::user(format!(
+                "log sink: `{name}` is not a transaction of prefix `{}`; refusing to commit it",
+                self.prefix
+            )));
+        }
         let prepared = self.prepared()?;
         for name in pending.iter().filter(|n| prepared.contains(*n)) {
             self.log

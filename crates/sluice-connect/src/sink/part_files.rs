@@ -26,7 +26,14 @@
 //! seen (1 when there was none), so the output appears when the job ends. With checkpoints
 //! the runtime commits a last checkpoint before `finish`, which then finds no open file; rows
 //! after the last barrier, if any, are committed the same way (at-least-once should the process
-//! die right then).
+//! die right then). Parts closed by `pre_commit` but not committed stay hidden: only a
+//! completed checkpoint (or `recover`) may commit them. A re-run without checkpoints replaces
+//! its earlier `<prefix>-1.json`.
+//!
+//! Part names assume that checkpoint ids grow across restarts of a job, as the runtime numbers
+//! them after the checkpoint it restores. A `pre_commit` whose part name is committed already
+//! (a checkpoint id used twice, or a fresh run into the directory of an earlier one) fails with
+//! an error naming the file rather than overwrite it.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -178,6 +185,14 @@ impl Sink for PartFileSink {
     fn pre_commit(&mut self, id: u64) -> Result<Vec<String>> {
         self.last_id = self.last_id.max(id);
         let name = self.part_name(id);
+        if self.open.is_some() && self.dir.join(&name).exists() {
+            // Renaming over it would lose a committed checkpoint's rows.
+            return Err(error::user(format!(
+                "file sink: part file {} exists already: checkpoint {id} was committed by an earlier run \
+                 (checkpoint ids must grow across restarts; write a fresh run into another directory)",
+                self.dir.join(&name).display()
+            )));
+        }
         if !self.close_open(&self.in_progress(&name))? {
             return Ok(Vec::new());
         }

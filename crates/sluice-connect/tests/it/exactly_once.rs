@@ -101,6 +101,8 @@ fn log_sink_recovery_commits_the_checkpoints_transaction_and_aborts_the_others()
     assert_eq!(committed_ids(&log, "out"), (0..10).collect::<Vec<_>>());
     assert_eq!(log.prepared_transactions().expect("list"), ["other.job-3"], "another job's is left alone");
     sink.recover(&pending).expect("recover again is harmless");
+    let err = sink.commit(3, &["other.job-3".into()]).expect_err("not this sink's");
+    assert!(err.to_string().contains("other.job-3"), "{err}");
 
     // The replayed rows go into a new transaction, named past every earlier one.
     sink.write(&batch(10..12)).expect("write");
@@ -187,6 +189,12 @@ fn part_files_appear_whole_and_once_when_their_checkpoint_commits() {
     assert_eq!(part_ids(&out), (0..12).collect::<Vec<_>>());
     let err = sink.commit(3, &["elsewhere.json".into()]).expect_err("not ours");
     assert!(err.to_string().contains("elsewhere.json"), "{err}");
+
+    // A checkpoint id used twice must not replace a committed part.
+    sink.write(&batch(12..13)).expect("write");
+    let err = sink.pre_commit(2).expect_err("id 2 is committed");
+    assert!(err.to_string().contains("exists already"), "{err}");
+    assert_eq!(part_ids(&out), (0..12).collect::<Vec<_>>());
 }
 
 #[test]
