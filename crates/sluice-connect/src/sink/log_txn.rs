@@ -74,13 +74,16 @@ impl LogTransactions {
             None => {
                 let n = match self.next {
                     Some(n) => n,
-                    None => {
-                        self.prepared()?.iter().filter_map(|id| self.number(id)).max().map_or(1, |m| m + 1)
-                    }
+                    None => self
+                        .prepared()?
+                        .iter()
+                        .filter_map(|id| self.number(id))
+                        .max()
+                        .map_or(1, |m| m.saturating_add(1)),
                 };
                 let name = format!("{}-{n}", self.prefix);
                 let txn = self.log.begin_transaction(&name).map_err(|e| error::log("log sink", &e))?;
-                self.next = Some(n + 1);
+                self.next = Some(n.saturating_add(1));
                 self.open.insert(txn)
             }
         };
