@@ -12,6 +12,11 @@
 //! are stderr (the default), a JSON-lines file, a topic of the embedded log (the same JSON as
 //! the record value, the position as its key), and memory (for tests).
 //!
+//! **Delivery: at-least-once, even in an exactly-once job.** Sources write dead letters
+//! directly as they decode, not through the sink task and its checkpoint transactions. A job
+//! restarted from a checkpoint reads again the records after that checkpoint's positions, so a
+//! malformed record among them is reported again. Deduplicate by `position` if that matters.
+//!
 //! A `DeadLetters` is cheap to clone and shared by every reader of a source (and may be shared
 //! by several sources): clones write to the same target and add to the same count.
 

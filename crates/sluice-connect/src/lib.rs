@@ -5,9 +5,10 @@
 //!   [`FileSource`] (JSON lines or CSV; a file or a directory of files) and [`StdinSource`]
 //!   (JSON lines until EOF). They implement `sluice_dataflow::source::{Source, SourceReader}`
 //!   and decode with `sluice-format` into the job's Arrow schema.
-//! - [`sink`]: [`StdoutSink`] and [`FileSink`] (JSON lines) and [`LogSink`] (one record per row
-//!   appended to a topic). They implement `sluice_dataflow::sink::Sink` and encode with
-//!   `sluice-format`'s JSON encoder.
+//! - [`sink`]: [`StdoutSink`] and [`FileSink`] (JSON lines), [`PartFileSink`] (JSON-lines part
+//!   files committed with checkpoints, exactly once) and [`LogSink`] (one record per row
+//!   appended to a topic; exactly once through log transactions if asked). They implement
+//!   `sluice_dataflow::sink::Sink` and encode with `sluice-format`'s JSON encoder.
 //! - [`dead_letter`]: [`DeadLetters`], where malformed input records go — with the error and
 //!   their position (`topic/partition@offset`, `path:line` or `stdin:line`) — instead of
 //!   stopping the job. A source in *strict* mode fails the job on the first one instead.
@@ -70,5 +71,5 @@ pub mod sink;
 pub mod source;
 
 pub use dead_letter::DeadLetters;
-pub use sink::{FileSink, LogSink, StdoutSink};
+pub use sink::{FileSink, LogSink, PartFileSink, StdoutSink};
 pub use source::{EndOfInput, FileFormat, FileSource, LogMetadata, LogSource, StdinSource};

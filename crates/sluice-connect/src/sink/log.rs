@@ -9,6 +9,15 @@
 //!   Timestamp(ms) column, e.g. `window_end`; by default the wall-clock time of the append.
 //!
 //! Appends are batched: one `Topic::append` per batch the runtime hands over.
+//!
+//! # Delivery
+//! By default the sink is at-least-once: rows are visible as soon as they are appended, and a
+//! job restarted from a checkpoint appends again what it wrote after that checkpoint.
+//! [`exactly_once`](LogSink::exactly_once) writes the rows of each checkpoint interval into a
+//! log transaction instead, prepared on the checkpoint's barrier and committed when the
+//! checkpoint completes; readers see each row once, when its checkpoint completes (or when the
+//! job ends, for a job without checkpoints). Keys, partitions and timestamps are the same in
+//! both modes. See `log_txn` for the transaction names and what `finish` commits.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,12 +26,13 @@ use arrow_array::types::{Int64Type, TimestampMillisecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use bytes::Bytes;
-use sluice_dataflow::sink::Sink;
+use sluice_dataflow::sink::{Delivery, Sink};
 use sluice_dataflow::Result;
 use sluice_format::JsonEncoder;
 use sluice_log::{Log, Topic};
 use sluice_types::Record;
 
+use super::log_txn::LogTransactions;
 use crate::error;
 
 /// Appends result rows to a topic; see the [module docs](self).
@@ -38,6 +48,9 @@ pub struct LogSink {
     key_buf: Vec<u8>,
     key_ends: Vec<usize>,
     appended: u64,
+    log: Log,
+    /// Exactly-once: rows go into transactions, not straight to the topic.
+    txns: Option<LogTransactions>,
 }
 
 impl LogSink {
@@ -56,7 +69,22 @@ impl LogSink {
             key_buf: Vec::new(),
             key_ends: Vec::new(),
             appended: 0,
+            log: log.clone(),
+            txns: None,
         })
+    }
+
+    /// Exactly-once delivery through log transactions named `<prefix>-<n>`, committed when
+    /// their checkpoint completes; see the [module docs](self). `prefix` must be unique per job
+    /// and sink, e.g. `"<job>.<table>"`: recovery aborts every prepared transaction it names.
+    /// Default = at-least-once (plain appends).
+    ///
+    /// # Errors
+    /// `prefix` does not make a valid transaction name (ASCII letters, digits, `.`, `_`, `-`;
+    /// at most 228 characters).
+    pub fn exactly_once(mut self, prefix: &str) -> Result<Self> {
+        self.txns = Some(LogTransactions::new(&self.log, prefix)?);
+        Ok(self)
     }
 
     /// The columns that make each record's key. Default = none (keyless records).
@@ -72,7 +100,7 @@ impl LogSink {
         self
     }
 
-    /// Records appended so far.
+    /// Records appended so far (exactly-once: staged in transactions, committed or not).
     #[must_use]
     pub fn appended(&self) -> u64 {
         self.appended
@@ -169,10 +197,51 @@ impl Sink for LogSink {
             start = end;
         }
         let n = records.len() as u64;
-        self.topic
-            .append(records)
-            .map_err(|e| error::log(&format!("log sink: appending to topic `{}`", self.topic.name()), &e))?;
+        match &mut self.txns {
+            Some(txns) => txns.send(self.topic.name(), records)?,
+            None => {
+                self.topic.append(records).map_err(|e| {
+                    error::log(&format!("log sink: appending to topic `{}`", self.topic.name()), &e)
+                })?;
+            }
+        }
         self.appended += n;
         Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match &mut self.txns {
+            Some(txns) => txns.finish(),
+            None => Ok(()),
+        }
+    }
+
+    fn delivery(&self) -> Delivery {
+        if self.txns.is_some() {
+            Delivery::ExactlyOnce
+        } else {
+            Delivery::AtLeastOnce
+        }
+    }
+
+    fn pre_commit(&mut self, id: u64) -> Result<Vec<String>> {
+        match &mut self.txns {
+            Some(txns) => txns.pre_commit(id),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn commit(&mut self, _id: u64, pending: &[String]) -> Result<()> {
+        match &mut self.txns {
+            Some(txns) => txns.commit(pending),
+            None => Ok(()),
+        }
+    }
+
+    fn recover(&mut self, pending: &[String]) -> Result<()> {
+        match &mut self.txns {
+            Some(txns) => txns.recover(pending),
+            None => Ok(()),
+        }
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Lines<R> {
     interactive: bool,
     /// Number of lines read so far.
     line: u64,
+    /// Bytes read so far: the end of the last line read.
+    offset: u64,
     /// The lines of the current chunk, back to back, terminators included.
     buf: Vec<u8>,
     /// End of each line in `buf`.
@@ -53,7 +55,19 @@ pub(crate) struct Lines<R> {
 
 impl<R: Read> Lines<R> {
     pub(crate) fn new(reader: BufReader<R>, interactive: bool) -> Self {
-        Lines { reader, interactive, line: 0, buf: Vec::new(), ends: Vec::new(), eof: false }
+        Self::resume(reader, interactive, 0, 0)
+    }
+
+    /// Lines of `reader`, which is positioned `offset` bytes into its input, after line `line`.
+    pub(crate) fn resume(reader: BufReader<R>, interactive: bool, offset: u64, line: u64) -> Self {
+        Lines { reader, interactive, line, offset, buf: Vec::new(), ends: Vec::new(), eof: false }
+    }
+
+    /// `(bytes, lines)` consumed so far: where the next line starts, and the number of the last
+    /// line read (0 before the first). Every line read is decoded by the next
+    /// [`decode`](Self::decode), so after it this is just past the last line returned.
+    pub(crate) fn position(&self) -> (u64, u64) {
+        (self.offset, self.line)
     }
 
     /// Reads up to `max` lines (fewer at EOF). Returns false once EOF is reached and no line
@@ -62,10 +76,12 @@ impl<R: Read> Lines<R> {
         self.buf.clear();
         self.ends.clear();
         while !self.eof && self.ends.len() < max {
-            if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
+            let n = self.reader.read_until(b'\n', &mut self.buf)?;
+            if n == 0 {
                 self.eof = true;
             } else {
                 self.ends.push(self.buf.len());
+                self.offset += n as u64;
                 if self.interactive && self.reader.buffer().is_empty() {
                     break;
                 }

@@ -20,46 +20,34 @@
 //!   seen, captures the end offsets at that moment and ends there. A producer in the same
 //!   process signals after its last append returned, so the job reads everything it appended
 //!   and then every window closes.
+//!
+//! # Checkpoints
+//! The source is replayable. A partition's position is the next offset to read — just after
+//! the last record a `poll` returned: a poll returns every record it read, decoded or
+//! dead-lettered, so nothing is read ahead — and the partition's end offset once known. A
+//! bounded read's ends are captured at the *first* start and travel in every position, so a
+//! restarted job stops where the first attempt would have, however much was appended since.
+//! [`Source::restore`] wins over [`start`](LogSource::start) and the group's committed
+//! offsets: a partition with a position resumes there, one without starts as on a first run.
+//! A restored offset that the log no longer holds (deleted by retention, or past the end of a
+//! recreated topic) is an error: the records the checkpoint needs are gone.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_schema::{Field, SchemaRef};
 use sluice_dataflow::source::{spread_partitions, Poll, Source, SourceReader};
 use sluice_dataflow::Result;
-use sluice_format::{JsonDecoder, Position, Rejected};
+use sluice_format::{JsonDecoder, Position};
 use sluice_log::{Consumer, Log, StartFrom, Topic};
 use sluice_types::{Offset, PartitionId, StoredRecord};
 
 use crate::dead_letter::DeadLetters;
 use crate::error;
-use crate::source::log_metadata::{self, LogMetadata, RowMeta};
-
-/// Tells a following [`LogSource`] that nothing more will be appended: read to the current end
-/// offsets, then end. Cheap to clone; clones share the signal.
-#[derive(Debug, Clone, Default)]
-pub struct EndOfInput(Arc<AtomicBool>);
-
-impl EndOfInput {
-    /// A signal not yet given.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Gives the signal. Call it after the last append returned.
-    pub fn signal(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether the signal was given.
-    #[must_use]
-    pub fn is_signalled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
+use crate::source::end_of_input::EndOfInput;
+use crate::source::log_metadata::{self, LogMetadata};
+use crate::source::position::LogPosition;
 
 /// How a [`LogSource`] ends.
 #[derive(Debug, Clone)]
@@ -85,6 +73,8 @@ pub struct LogSource {
     mode: Mode,
     strict: bool,
     dead_letters: DeadLetters,
+    /// Positions of a checkpoint to resume from, by partition.
+    restored: BTreeMap<usize, LogPosition>,
 }
 
 impl LogSource {
@@ -107,6 +97,7 @@ impl LogSource {
             mode: Mode::Bounded,
             strict: false,
             dead_letters: DeadLetters::stderr(),
+            restored: BTreeMap::new(),
         })
     }
 
@@ -189,14 +180,17 @@ impl Source for LogSource {
                 .iter()
                 .map(|&p| {
                     let id = PartitionId(u32::try_from(p).unwrap_or(u32::MAX));
+                    if let Some(pos) = self.restored.get(&p) {
+                        return self.resume(p, id, *pos);
+                    }
                     let next = starts.get(&id).copied().unwrap_or(0);
                     let stop = match self.mode {
                         Mode::Bounded => Some(ends.get(p).copied().unwrap_or(next).max(next)),
                         Mode::Follow | Mode::FollowUntil(_) => None,
                     };
-                    PartState { index: p, id, next, stop, ended: false }
+                    Ok(PartState { index: p, id, next, stop, ended: false })
                 })
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             let decoder = JsonDecoder::new(SchemaRef::clone(&self.schema))
                 .map_err(|e| error::format(&e))?
                 .strict(self.strict);
@@ -218,6 +212,59 @@ impl Source for LogSource {
             }));
         }
         Ok(readers)
+    }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
+        let context = format!("log source `{}`", self.topic.name());
+        let mut restored = BTreeMap::new();
+        for (&p, bytes) in positions {
+            if p >= self.partitions() {
+                return Err(error::user(format!(
+                    "{context}: the checkpoint has a position for partition {p}, the topic has {} partitions",
+                    self.partitions()
+                )));
+            }
+            let pos = LogPosition::decode(bytes, &context, p)?;
+            if pos.stop.is_some_and(|stop| stop < pos.next) {
+                return Err(error::user(format!(
+                    "{context}: the checkpoint's position of partition {p} is damaged: next offset {} is past \
+                     its end offset {}",
+                    pos.next,
+                    pos.stop.unwrap_or_default()
+                )));
+            }
+            restored.insert(p, pos);
+        }
+        self.restored = restored;
+        Ok(())
+    }
+}
+
+impl LogSource {
+    /// Partition `p`'s reading state, resumed from the checkpoint's position `pos`.
+    fn resume(&self, p: usize, id: PartitionId, pos: LogPosition) -> Result<PartState> {
+        let partition = self.topic.partition(id).map_err(|e| error::log("log source", &e))?;
+        let (start, end) = (partition.log_start_offset(), partition.end_offset());
+        if pos.next < start || pos.next > end {
+            return Err(error::user(format!(
+                "log source `{}`: cannot resume partition {p} at offset {} from the checkpoint: the \
+                 partition holds offsets {start}..{end} (deleted by retention, or the topic was recreated)",
+                self.topic.name(),
+                pos.next
+            )));
+        }
+        let stop = match self.mode {
+            // A checkpoint from a job that followed the tail has no bound: bound it now.
+            Mode::Bounded => Some(pos.stop.unwrap_or(end).max(pos.next)),
+            // The end was signalled before the checkpoint: keep the ends captured then.
+            Mode::FollowUntil(_) => pos.stop,
+            Mode::Follow => None,
+        };
+        Ok(PartState { index: p, id, next: pos.next, stop, ended: false })
     }
 }
 
@@ -311,7 +358,7 @@ impl LogReader {
                 let batch = if self.metadata.is_empty() {
                     decoded.batch
                 } else {
-                    let rows = row_metadata(&self.buf, id, &decoded.rejected);
+                    let rows = log_metadata::rows(&self.buf, id, &decoded.rejected);
                     log_metadata::append(decoded.batch, &self.schema, &self.metadata, &rows)?
                 };
                 return Ok(Some(Poll::Batch { partition: index, batch }));
@@ -321,24 +368,6 @@ impl LogReader {
         }
         Ok(None)
     }
-}
-
-/// The metadata of each decoded row: the records that are neither blank (the decoder skips
-/// them) nor rejected, in order.
-fn row_metadata(records: &[StoredRecord], partition: PartitionId, rejected: &[Rejected]) -> Vec<RowMeta> {
-    let rejected: std::collections::HashSet<Offset> = rejected
-        .iter()
-        .filter_map(|r| match r.position {
-            Position::Log { offset, .. } => Some(offset),
-            _ => None,
-        })
-        .collect();
-    records
-        .iter()
-        .filter(|r| !r.record.value.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')))
-        .filter(|r| !rejected.contains(&r.offset))
-        .map(|r| RowMeta { partition, offset: r.offset, timestamp: r.record.timestamp })
-        .collect()
 }
 
 impl SourceReader for LogReader {
@@ -365,5 +394,14 @@ impl SourceReader for LogReader {
             // Returns early when data arrives; no busy loop while the tail is quiet.
             let _ = self.topic.wait_for_any(&waiting, deadline - now);
         }
+    }
+
+    fn positions(&self) -> Option<Vec<(usize, Vec<u8>)>> {
+        Some(
+            self.parts
+                .iter()
+                .map(|p| (p.index, LogPosition { next: p.next, stop: p.stop }.encode()))
+                .collect(),
+        )
     }
 }

@@ -1,12 +1,14 @@
 //! Metadata columns of a [`LogSource`](super::LogSource): each row's record offset, partition
 //! and log timestamp, appended after the decoded columns (Flink's `METADATA` columns).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use sluice_dataflow::Result;
-use sluice_types::{Offset, PartitionId};
+use sluice_format::{Position, Rejected};
+use sluice_types::{Offset, PartitionId, StoredRecord};
 
 use crate::error;
 
@@ -99,6 +101,24 @@ pub(crate) fn append(
     }
     RecordBatch::try_new(SchemaRef::clone(schema), columns)
         .map_err(|e| error::user(format!("log source: adding metadata columns: {e}")))
+}
+
+/// The metadata of each decoded row: the records that are neither blank (the decoder skips
+/// them) nor rejected, in order.
+pub(crate) fn rows(records: &[StoredRecord], partition: PartitionId, rejected: &[Rejected]) -> Vec<RowMeta> {
+    let rejected: HashSet<Offset> = rejected
+        .iter()
+        .filter_map(|r| match r.position {
+            Position::Log { offset, .. } => Some(offset),
+            _ => None,
+        })
+        .collect();
+    records
+        .iter()
+        .filter(|r| !r.record.value.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')))
+        .filter(|r| !rejected.contains(&r.offset))
+        .map(|r| RowMeta { partition, offset: r.offset, timestamp: r.record.timestamp })
+        .collect()
 }
 
 /// `decoded` followed by the metadata fields, checked.

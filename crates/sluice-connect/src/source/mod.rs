@@ -13,14 +13,22 @@
 //! - **Bounded or not.** Files and stdin end at EOF. A [`LogSource`] is bounded by default (it
 //!   stops at the end offsets it sees when the job starts), or follows the tail forever, or
 //!   follows it until an [`EndOfInput`] is signalled.
+//! - **Checkpoints.** [`LogSource`] and [`FileSource`] are replayable: each reader reports a
+//!   position per partition (just after the last row it returned), and a source restored from
+//!   them resumes there, at any parallelism. Positions are versioned bytes (see `position`); a
+//!   damaged one, or one of another kind of source, is refused with an error naming the
+//!   partition. [`StdinSource`] cannot be replayed.
 
+mod end_of_input;
 mod file;
 mod lines;
 mod log;
 mod log_metadata;
+mod position;
 mod stdin;
 
+pub use end_of_input::EndOfInput;
 pub use file::{FileFormat, FileSource};
-pub use log::{EndOfInput, LogSource};
+pub use log::LogSource;
 pub use log_metadata::LogMetadata;
 pub use stdin::StdinSource;

@@ -4,12 +4,18 @@
 //! - `files`: JSON-lines and CSV files, a directory of files, stdin.
 //! - `dead_letters`: malformed records with their positions, to every target; strict mode.
 //! - `sinks`: stdout/file/log sinks round-trip through the decoders.
+//! - `positions`: checkpoint positions of the log and file sources: restore reads exactly the rest.
+//! - `replay`: property — split, checkpoint and restore any number of times, every record once.
+//! - `exactly_once`: the two-phase commit of the exactly-once log and part-file sinks.
 //! - `pipeline`: page views in a topic → per-URL tumbling count → a topic, against a reference.
 
 mod dead_letters;
+mod exactly_once;
 mod files;
 mod log_source;
 mod pipeline;
+mod positions;
+mod replay;
 mod sinks;
 
 use std::sync::Arc;
