@@ -93,3 +93,34 @@ pub trait Sink: Send {
         Ok(())
     }
 }
+
+/// A boxed sink is a sink (to choose one at run time).
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        (**self).write(batch)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        (**self).finish()
+    }
+
+    fn delivery(&self) -> Delivery {
+        (**self).delivery()
+    }
+
+    fn pre_commit(&mut self, id: u64) -> Result<Vec<String>> {
+        (**self).pre_commit(id)
+    }
+
+    fn commit(&mut self, id: u64, pending: &[String]) -> Result<()> {
+        (**self).commit(id, pending)
+    }
+
+    fn recover(&mut self, pending: &[String]) -> Result<()> {
+        (**self).recover(pending)
+    }
+}

@@ -11,6 +11,7 @@
 
 mod dead_letters;
 mod exactly_once;
+mod exactly_once_job;
 mod files;
 mod log_source;
 mod pipeline;
