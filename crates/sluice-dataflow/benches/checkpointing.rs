@@ -7,13 +7,12 @@
 //! KEYS=10000000 cargo bench -p sluice-dataflow --bench checkpointing
 //! ```
 //! Knobs: `SECONDS` (run length per case, default 25), `INTERVAL_MS` (default 10000),
-//! `PARALLELISM` (default 1).
+//! `PARALLELISM` (default 1), `ROUNDS` (default 2).
 //!
 //! The job counts events per key in one 1-hour tumbling window (so every key stays in state):
 //! a generated source cycles over N distinct 20-byte keys (`/products/p000000042`), event times
-//! rising by 1 ms per 1000 events. The case without checkpoints and the case with them run one
-//! after the other in the same process for the same time; the throughput is the rows read in
-//! that time. Checkpoints go to a temporary directory (page cache; the local store does not
+//! rising by 1 ms per 1000 events. Rounds alternate a run without checkpoints and one with
+//! them, in the same process for the same time; the throughput is the rows read in that time. Checkpoints go to a temporary directory (page cache; the local store does not
 //! fsync).
 
 use std::collections::BTreeMap;
@@ -138,35 +137,41 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let source = Generated { schema, keys: Arc::new(names), start: 0 };
     println!("{keys} keys, {secs} s per case, interval {interval:?}, parallelism {parallelism}");
 
-    // Without checkpoints.
-    let plain = job(source.clone(), parallelism, None)?;
-    let rows_plain = run_for(&plain, secs);
-    plain.handle().stop();
-    drop(plain.join()?);
-    let plain_rate = rows_plain as f64 / secs as f64;
-    println!("no checkpoints:   {:>7.2} M rows/s", plain_rate / 1e6);
-
-    // With checkpoints.
+    // Alternating rounds without and with checkpoints: the machine's noise hits both.
     let dir = tempfile::tempdir()?;
     let store = CheckpointStore::open(dir.path().to_str().ok_or("path")?, "ckpt_bench")?;
     let settings = Checkpointing::new(store).interval(interval).retain(2);
-    let with = job(source.clone(), parallelism, Some(settings.clone()))?;
-    let rows_with = run_for(&with, secs);
-    let m = with.handle().metrics().snapshot();
-    let with_rate = rows_with as f64 / secs as f64;
-    println!(
-        "with checkpoints: {:>7.2} M rows/s = {:.3} of no checkpoints; {} checkpoints, last took {} ms, {:.1} MB",
-        with_rate / 1e6,
-        with_rate / plain_rate,
-        m.checkpoints,
-        m.last_checkpoint_ms,
-        m.last_checkpoint_bytes as f64 / 1e6
-    );
-    // Stop with a checkpoint, as a crash would leave it (the job is not drained).
-    let stopped = with.handle().savepoint("bench", true).recv()??;
-    drop(with.join()?);
-    println!("stopped at {stopped}");
+    let rounds = env("ROUNDS", 2);
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let plain = job(source.clone(), parallelism, None)?;
+        let rows_plain = run_for(&plain, secs);
+        plain.handle().stop();
+        drop(plain.join()?);
+        let plain_rate = rows_plain as f64 / secs as f64;
 
+        let with = job(source.clone(), parallelism, Some(settings.clone().restore(Restore::Fresh)))?;
+        let rows_with = run_for(&with, secs);
+        let m = with.handle().metrics().snapshot();
+        let with_rate = rows_with as f64 / secs as f64;
+        ratios.push(with_rate / plain_rate);
+        println!(
+            "round {round}: no checkpoints {:>6.2} M rows/s, with checkpoints {:>6.2} M rows/s = {:.3}; \
+             {} checkpoints, last took {} ms, {:.1} MB",
+            plain_rate / 1e6,
+            with_rate / 1e6,
+            with_rate / plain_rate,
+            m.checkpoints,
+            m.last_checkpoint_ms,
+            m.last_checkpoint_bytes as f64 / 1e6
+        );
+        // Stop with a checkpoint, as a crash would leave it (the job is not drained).
+        let stopped = with.handle().savepoint(&format!("round-{round}"), true).recv()??;
+        drop(with.join()?);
+        println!("  stopped at {stopped}");
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!("median ratio with/without checkpoints: {:.3}", ratios[ratios.len() / 2]);
     // Recovery: restore the state and read the first row.
     let started = Instant::now();
     let resumed = job(source, parallelism, Some(settings.restore(Restore::Latest)))?;

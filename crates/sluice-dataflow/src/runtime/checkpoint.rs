@@ -19,6 +19,8 @@ use crate::message::Barrier;
 
 /// The source name positions are recorded under in the manifest.
 pub(crate) const SOURCE: &str = "source";
+/// The key of the keyed tasks' watermark among the source entries.
+pub(crate) const WATERMARK: &str = "watermark";
 
 /// Requests to the coordinator from a [`JobHandle`](super::JobHandle).
 #[derive(Debug)]
@@ -34,6 +36,9 @@ pub(crate) struct SourceSnap {
     pub(crate) positions: Vec<(usize, Vec<u8>)>,
     /// `(global partition, largest event time read)` for the watermark generators.
     pub(crate) max_event_times: Vec<(usize, i64)>,
+    /// The last watermark the task sent downstream; `None` while it is idle (then it does not
+    /// hold the keyed tasks' watermark back).
+    pub(crate) watermark: Option<i64>,
 }
 
 /// A keyed task's state files: `(operator id, bytes)`.
@@ -329,6 +334,12 @@ impl Coordinator {
             for (partition, ts) in &snap.max_event_times {
                 sources.push((format!("t{partition}"), ts.to_le_bytes().to_vec()));
             }
+        }
+        // The keyed tasks' watermark: the minimum of what the active sources had sent. A restored
+        // source task pre-aggregates only rows on time at this watermark (see `LocalPanes`).
+        let active: Vec<i64> = p.sources.iter().flatten().filter_map(|s| s.watermark).collect();
+        if let Some(wm) = active.iter().min() {
+            sources.push((WATERMARK.to_string(), wm.to_le_bytes().to_vec()));
         }
         sources.sort();
         let mut files: Vec<(&str, u32, &[u8])> = Vec::new();

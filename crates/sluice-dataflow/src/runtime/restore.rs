@@ -9,7 +9,7 @@ use sluice_checkpoint::{CheckpointInfo, CheckpointStore, Manifest, Target};
 use sluice_state::KeyGroups;
 
 use super::checkpoint::{
-    checkpoint_error, Ack, Completion, Control, Coordinator, JobLinks, Shared, TaskLink, SOURCE,
+    checkpoint_error, Ack, Completion, Control, Coordinator, JobLinks, Shared, TaskLink, SOURCE, WATERMARK,
 };
 use super::keyed_task::KeyedCheckpoint;
 use super::source_task::SourceTask;
@@ -31,6 +31,8 @@ pub(crate) struct Restored {
     pub(crate) positions: BTreeMap<usize, Vec<u8>>,
     /// Largest event time read, by global partition.
     pub(crate) max_event_times: BTreeMap<usize, i64>,
+    /// The keyed tasks' watermark at the checkpoint, if known.
+    pub(crate) watermark: Option<i64>,
     /// Pending transactions per sink port.
     pub(crate) sinks: BTreeMap<String, Vec<String>>,
     /// State files: `(operator id, task, bytes)`.
@@ -111,7 +113,10 @@ fn read(
     };
     for (key, value) in m.info.sources.get(SOURCE).into_iter().flatten() {
         let damaged = || checkpoint_error(format!("{what}: bad source entry `{key}`"));
-        if let Some(p) = key.strip_prefix('p') {
+        if key == WATERMARK {
+            let wm: [u8; 8] = value.as_slice().try_into().map_err(|_| damaged())?;
+            r.watermark = Some(i64::from_le_bytes(wm));
+        } else if let Some(p) = key.strip_prefix('p') {
             r.positions.insert(p.parse().map_err(|_| damaged())?, value.clone());
         } else if let Some(p) = key.strip_prefix('t') {
             let ts: [u8; 8] = value.as_slice().try_into().map_err(|_| damaged())?;
@@ -269,6 +274,9 @@ impl Setup {
         for (partition, ts) in restored.iter().flat_map(|r| &r.max_event_times) {
             sources.push((format!("t{partition}"), ts.to_le_bytes().to_vec()));
         }
+        if let Some(wm) = restored.and_then(|r| r.watermark) {
+            sources.push((WATERMARK.to_string(), wm.to_le_bytes().to_vec()));
+        }
         sources.sort();
         let info = CheckpointInfo {
             parallelism: u32::try_from(keyed_tasks).unwrap_or(u32::MAX),
@@ -335,8 +343,10 @@ impl Setup {
     /// A source task with its part in checkpoints.
     pub(crate) fn source(&self, task: SourceTask) -> SourceTask {
         let empty = BTreeMap::new();
-        let times = self.begin.restored.as_ref().map_or(&empty, |r| &r.max_event_times);
-        task.with_checkpoints(self.link(), times)
+        let restored = self.begin.restored.as_ref();
+        let times = restored.map_or(&empty, |r| &r.max_event_times);
+        let watermark = restored.and_then(|r| r.watermark).map(crate::time::Watermark);
+        task.with_checkpoints(self.link(), times, watermark)
     }
 
     /// The sink task's link and its line for the coordinator's answers (there is one sink

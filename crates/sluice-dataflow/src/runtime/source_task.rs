@@ -236,11 +236,21 @@ impl SourceTask {
 
     /// Takes part in checkpoints through `link`, resuming the watermark generators from the
     /// largest event time each partition had read (`max_event_times`, by global partition).
+    ///
+    /// `keyed_watermark` is the keyed tasks' restored watermark: the pre-aggregation starts
+    /// there, not at the (lower) watermark this task resumes with, so that it only folds rows
+    /// the keyed tasks will find on time.
     pub(crate) fn with_checkpoints(
         mut self,
         link: TaskLink,
         max_event_times: &std::collections::BTreeMap<usize, i64>,
+        keyed_watermark: Option<Watermark>,
     ) -> Self {
+        if let (Downstream::Keyed(route), Some(wm)) = (&mut self.downstream, keyed_watermark) {
+            if let Some(local) = &mut route.local {
+                local.start_at(wm);
+            }
+        }
         let now = self.clock.now_ms();
         let mut advanced = None;
         for (&partition, &local) in &self.local {
@@ -271,7 +281,8 @@ impl SourceTask {
                 }
             }
         }
-        Ok(SourceSnap { positions, max_event_times })
+        let watermark = (!self.idle_sent).then(|| self.combiner.current().get());
+        Ok(SourceSnap { positions, max_event_times, watermark })
     }
 
     /// Sends checkpoint barrier `barrier`: partials first, then the positions to the

@@ -386,3 +386,52 @@ fn a_damaged_checkpoint_is_passed_over() {
     let from = report.restored_from.expect("restored");
     assert!(from < newest, "resumed from {from}, the damaged one is {newest}");
 }
+
+/// Late rows through restarts with two-phase aggregation: a restored source task must not
+/// pre-aggregate a row the restored keyed task finds late (its watermark starts at the
+/// keyed tasks' restored one). One partition, so the late set is the same in every run.
+#[test]
+fn late_rows_after_a_restore_stay_late() {
+    let mut parts = events(1, 6000, BOUND, 31);
+    for (i, e) in parts[0].iter_mut().enumerate() {
+        if i > 100 && i % 50 == 0 {
+            e.1 -= 20_000;
+        }
+    }
+    let late_job = |sink: &TxnSink, late: &TxnSink, polls: i64, c: Checkpointing| {
+        let inner = VecSource::new(schema(), vec![to_batches(&parts[0], 20)]).expect("source");
+        Pipeline::new("pv")
+            .parallelism(2)
+            .batch_size(20)
+            .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(polls)) })
+            .event_time("ts", Duration::from_millis(BOUND as u64))
+            .key_by(["url"])
+            .window(WindowSpec::tumbling(WINDOW).expect("spec"))
+            .aggregate([count().as_("views"), sum("bytes").as_("bytes"), max("bytes")])
+            .sink(sink.reopen())
+            .late_output(late.reopen())
+            .checkpointing(c)
+            .run()
+    };
+    let (reference, reference_late) = (TxnSink::new(), TxnSink::new());
+    let clean = tempfile::tempdir().expect("tempdir");
+    let report = late_job(&reference, &reference_late, i64::MAX, settings(clean.path())).expect("run");
+    assert!(report.records_late > 50, "{report:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sink, late) = (TxnSink::new(), TxnSink::new());
+    let mut failures = 0;
+    for attempt in 0..100u64 {
+        let polls = if attempt < 20 { 5 + (attempt * 7919 % 40) as i64 } else { i64::MAX };
+        match late_job(&sink, &late, polls, settings(dir.path())) {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(e.to_string().contains("injected failure"), "{e}");
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures >= 5, "only {failures} failures");
+    assert_eq!(rows(&sink.committed()), rows(&reference.committed()));
+    let count = |s: &TxnSink| s.committed().iter().map(arrow_array::RecordBatch::num_rows).sum::<usize>();
+    assert_eq!(count(&late), count(&reference_late));
+}

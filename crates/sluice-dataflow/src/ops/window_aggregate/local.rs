@@ -75,6 +75,8 @@ pub(crate) struct LocalAggregate {
     bind_failed: bool,
     /// False once everything was handed over for good (the task went idle).
     enabled: bool,
+    /// The largest watermark seen, also before binding: the panes start there.
+    watermark: Watermark,
 }
 
 struct LocalBound {
@@ -113,7 +115,13 @@ impl LocalAggregate {
             state: None,
             bind_failed: false,
             enabled: true,
+            watermark: Watermark::MIN,
         })
+    }
+
+    /// Starts at `wm` (a restored job's keyed watermark): only rows on time at `wm` are folded.
+    pub(crate) fn start_at(&mut self, wm: Watermark) {
+        self.watermark = self.watermark.max(wm);
     }
 
     /// Binds to the first batch's schema; false if pre-aggregation cannot run on it.
@@ -143,7 +151,7 @@ impl LocalAggregate {
         }
         let aggs = RowAggs::resolve(&self.exprs, schema).ok()?;
         let types: Vec<DataType> = key_cols.iter().map(|&i| schema.field(i).data_type().clone()).collect();
-        let table = match types.as_slice() {
+        let mut table = match types.as_slice() {
             [DataType::Utf8] => Table::Str(LocalPanes::new(&self.spec, aggs.clone())?),
             _ => Table::Rows(
                 LocalPanes::new(&self.spec, aggs.clone())?,
@@ -151,6 +159,12 @@ impl LocalAggregate {
             ),
         };
         let exchange = Exchange::new(schema, &self.keys, self.targets).ok()?;
+        // Empty panes: this hands nothing over, it only moves them to the watermark.
+        let mut none = Vec::new();
+        match &mut table {
+            Table::Str(panes) => panes.advance(self.watermark, &mut none),
+            Table::Rows(panes, _) => panes.advance(self.watermark, &mut Vec::new()),
+        }
         Some(LocalBound { schema: Arc::clone(schema), time_col, key_cols, aggs, table, exchange })
     }
 
@@ -216,6 +230,7 @@ impl LocalAggregate {
     /// # Errors
     /// An Arrow error from decoding or hashing the keys.
     pub(crate) fn advance(&mut self, wm: Watermark) -> Result<Vec<(usize, Partial)>> {
+        self.watermark = self.watermark.max(wm);
         self.hand_over(|table| match table {
             Table::Str(panes) => {
                 let mut out = Vec::new();
