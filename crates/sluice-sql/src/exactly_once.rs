@@ -1,0 +1,225 @@
+//! Checkpointing a SQL job: its name, where its checkpoints go, how often, and where a run's
+//! state comes from.
+//!
+//! Checkpoints are on when the file sets `'execution.checkpointing.interval'` or the caller
+//! passes [`RunOptions::checkpoint_interval`]. The job's identity is `SET 'pipeline.name'`, else
+//! [`RunOptions::job_name`] (the CLI passes the file's stem): running the same job again with
+//! the same name and checkpoint directory resumes from its latest complete checkpoint.
+//!
+//! Each INSERT is its own pipeline with its own checkpoints, stored as job `<name>` when the
+//! file has one INSERT and `<name>.<target table>` otherwise (`<name>.<table>.<k>` for the
+//! `k`-th INSERT into a table written more than once). A savepoint of a several-INSERT job is
+//! one folder per INSERT; [`RunOptions::from_savepoint`] takes any one of them and finds the
+//! others by name.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sluice_checkpoint::{CheckpointStore, Target};
+use sluice_dataflow::checkpoint::{Checkpointing, Restore};
+
+use crate::compile::Script;
+use crate::error::{ErrorKind, Pos, Result, SqlError};
+use crate::job::RunOptions;
+use crate::settings::{
+    self, CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PIPELINE_NAME, RETAINED, TOLERABLE_FAILURES,
+};
+
+/// A job's checkpoint settings, resolved from its `SET`s and the run options.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// The job's name.
+    pub(crate) name: String,
+    /// The checkpoint store's location (a directory or a URL).
+    pub(crate) location: String,
+    /// Per INSERT, the job name its checkpoints are stored under.
+    pub(crate) jobs: Vec<String>,
+    interval: Duration,
+    retain: usize,
+    max_failures: u32,
+    fresh: bool,
+    from: Option<PathBuf>,
+}
+
+fn option_error(message: String) -> SqlError {
+    SqlError::new(ErrorKind::Option, Pos::default(), message)
+}
+
+impl Plan {
+    /// The plan, or `None` when checkpointing is off (then `--fresh` and `--from-savepoint`
+    /// are errors: there is nothing to start over from or to restore into).
+    pub(crate) fn of(script: &Script, options: &RunOptions, base: &Path) -> Result<Option<Plan>> {
+        let set = |key: &str| script.settings.get(key).map(String::as_str);
+        let interval = match (options.checkpoint_interval, set(CHECKPOINT_INTERVAL)) {
+            (Some(d), _) => Some(d),
+            (None, Some(text)) => Some(settings::parse_duration(text).map_err(option_error)?),
+            (None, None) => None,
+        };
+        let Some(interval) = interval else {
+            if options.fresh || options.from_savepoint.is_some() {
+                let flag = if options.fresh { "--fresh" } else { "--from-savepoint" };
+                return Err(option_error(format!("{flag} needs checkpointing, and this job runs without"))
+                    .hint(
+                        "add SET 'execution.checkpointing.interval' = '10s' or pass --checkpoint-interval",
+                    ));
+            }
+            return Ok(None);
+        };
+        let name = set(PIPELINE_NAME).or(options.job_name.as_deref()).unwrap_or("job").to_string();
+        settings::check_job_name(&name).map_err(|e| {
+            option_error(format!("the job's name '{name}' cannot name its checkpoints: {e}"))
+                .hint(format!("SET '{PIPELINE_NAME}' = 'a-name' in the file"))
+        })?;
+        let location = match set(CHECKPOINT_DIR) {
+            Some(url) if url.contains("://") => url.to_string(),
+            Some(dir) => base.join(dir).display().to_string(),
+            None => options
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("./sluice-data"))
+                .join("checkpoints")
+                .display()
+                .to_string(),
+        };
+        let number = |key: &str, default: u64| {
+            set(key)
+                .map_or(Ok(default), |v| v.trim().parse::<u64>())
+                .map_err(|_| option_error(format!("'{key}' must be a whole number")))
+        };
+        let jobs =
+            pipeline_jobs(&name, &script.inserts.iter().map(|i| i.target.as_str()).collect::<Vec<_>>());
+        for (job, insert) in jobs.iter().zip(&script.inserts) {
+            settings::check_job_name(job).map_err(|e| {
+                SqlError::new(
+                    ErrorKind::Option,
+                    insert.pos,
+                    format!("this INSERT's checkpoints cannot be named '{job}': {e}"),
+                )
+                .hint(format!("write to a table whose name is plain letters, digits, '_', '-'"))
+            })?;
+        }
+        Ok(Some(Plan {
+            name,
+            location,
+            jobs,
+            interval,
+            retain: usize::try_from(number(RETAINED, 3)?).unwrap_or(usize::MAX),
+            max_failures: u32::try_from(number(TOLERABLE_FAILURES, 3)?).unwrap_or(u32::MAX),
+            fresh: options.fresh,
+            from: options.from_savepoint.clone(),
+        }))
+    }
+
+    /// The settings of INSERT `i`'s pipeline.
+    pub(crate) fn checkpointing(&self, i: usize) -> Result<Checkpointing> {
+        let job = self.jobs.get(i).ok_or_else(|| option_error(format!("no INSERT {}", i + 1)))?;
+        let store = open(&self.location, job)?;
+        let restore = match &self.from {
+            Some(path) => restore_from(path, &self.name, &self.jobs, i)?,
+            None if self.fresh => Restore::Fresh,
+            None => Restore::Latest,
+        };
+        Ok(Checkpointing::new(store)
+            .interval(self.interval)
+            .retain(self.retain)
+            .max_consecutive_failures(self.max_failures)
+            .restore(restore))
+    }
+
+    /// Where savepoint `name` of INSERT `i` lands, as a local path when the store is a local
+    /// directory.
+    pub(crate) fn savepoint_path(&self, i: usize, name: &str) -> Option<PathBuf> {
+        let dir = match self.location.strip_prefix("file://") {
+            Some(path) => PathBuf::from(path),
+            None if self.location.contains("://") => return None,
+            None => PathBuf::from(&self.location),
+        };
+        Some(dir.join(self.jobs.get(i)?).join("savepoints").join(name))
+    }
+
+    /// One line for the user: what is checkpointed, how often, where.
+    pub(crate) fn describe(&self) -> String {
+        let start = match (&self.from, self.fresh) {
+            (Some(p), _) => format!("starting from {}", p.display()),
+            (None, true) => "starting fresh".into(),
+            (None, false) => "resuming from the latest checkpoint if there is one".into(),
+        };
+        format!("job {}: checkpoints every {:?} in {}; {start}", self.name, self.interval, self.location)
+    }
+}
+
+/// The checkpoint job names of a job `name` with INSERTs into `targets`, in order.
+pub(crate) fn pipeline_jobs(name: &str, targets: &[&str]) -> Vec<String> {
+    if targets.len() == 1 {
+        return vec![name.to_string()];
+    }
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let repeated = targets.iter().filter(|u| *u == t).count() > 1;
+            let k = targets[..i].iter().filter(|u| *u == t).count() + 1;
+            if repeated {
+                format!("{name}.{t}.{k}")
+            } else {
+                format!("{name}.{t}")
+            }
+        })
+        .collect()
+}
+
+fn open(location: &str, job: &str) -> Result<CheckpointStore> {
+    CheckpointStore::open(location, job)
+        .map_err(|e| SqlError::new(ErrorKind::Runtime, Pos::default(), format!("checkpoint store: {e}")))
+}
+
+/// `path` (`<dir>/<job>/savepoints/<name>` or `<dir>/<job>/chk-<id>`) as the restore of INSERT
+/// `i` of job `name`, whose INSERTs store their checkpoints as `jobs`.
+fn restore_from(path: &Path, name: &str, jobs: &[String], i: usize) -> Result<Restore> {
+    let shape = || {
+        option_error(format!("--from-savepoint {}: not a savepoint or checkpoint folder", path.display()))
+            .hint("expected <dir>/<job>/savepoints/<name> (as `sluice savepoint` prints it) or <dir>/<job>/chk-<id>")
+    };
+    let segment = |p: &Path| p.file_name().and_then(|n| n.to_str()).map(str::to_string);
+    let last = segment(path).ok_or_else(shape)?;
+    let parent = path.parent().ok_or_else(shape)?;
+    let (target, job_dir) = match last.strip_prefix("chk-").and_then(|id| id.parse::<u64>().ok()) {
+        Some(id) => (Target::Checkpoint(id), parent),
+        None if segment(parent).as_deref() == Some("savepoints") => {
+            (Target::Savepoint(last.clone()), parent.parent().ok_or_else(shape)?)
+        }
+        None => return Err(shape()),
+    };
+    let saved_job = segment(job_dir).ok_or_else(shape)?;
+    let dir = job_dir.parent().ok_or_else(shape)?;
+    let own = jobs.get(i).ok_or_else(shape)?;
+    let job = if jobs.len() == 1 {
+        saved_job
+    } else {
+        // The INSERT-specific suffix of a pipeline job name: what follows the job's own name.
+        let suffix = |j: &str| j.strip_prefix(name).unwrap_or(j).to_string();
+        let theirs = jobs.iter().map(|j| suffix(j)).filter(|s| saved_job.ends_with(s.as_str()));
+        let Some(matched) = theirs.max_by_key(String::len) else {
+            return Err(option_error(format!(
+                "--from-savepoint {}: it belongs to job '{saved_job}', which is none of this job's INSERTs ({})",
+                path.display(),
+                jobs.join(", ")
+            )));
+        };
+        format!("{}{}", &saved_job[..saved_job.len() - matched.len()], suffix(own))
+    };
+    let folder = match &target {
+        Target::Checkpoint(_) => dir.join(&job).join(&last),
+        Target::Savepoint(name) => dir.join(&job).join("savepoints").join(name),
+    };
+    if !folder.is_dir() {
+        return Err(option_error(format!("no such savepoint: {}", folder.display())));
+    }
+    if !folder.join("_manifest").is_file() {
+        return Err(option_error(format!(
+            "{} is not a complete savepoint: it has no _manifest",
+            folder.display()
+        )));
+    }
+    Ok(Restore::From { store: open(&dir.display().to_string(), &job)?, target })
+}
