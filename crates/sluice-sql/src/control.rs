@@ -36,7 +36,7 @@ impl JobControl {
     /// directory, else what the store reported.
     ///
     /// # Errors
-    /// Checkpointing is off; a pipeline's savepoint failed or did not complete in time (the
+    /// A name that cannot be a folder name (letters, digits, `_-.`); checkpointing is off; a pipeline's savepoint failed or did not complete in time (the
     /// message names its INSERT).
     pub fn savepoint(&self, name: &str, stop: bool, timeout: Duration) -> Result<Vec<String>> {
         let runtime = |m: String| SqlError::new(ErrorKind::Runtime, Pos::default(), m);
@@ -44,6 +44,9 @@ impl JobControl {
             return Err(runtime("the job runs without checkpointing: no savepoint can be taken".into())
                 .hint("SET 'execution.checkpointing.interval' = '10s' (or --checkpoint-interval)"));
         };
+        crate::settings::check_job_name(name).map_err(|e| {
+            SqlError::new(ErrorKind::Option, Pos::default(), format!("savepoint name '{name}': {e}"))
+        })?;
         let pending: Vec<_> =
             self.handles.iter().map(|(insert, h)| (insert, h.savepoint(name, stop))).collect();
         let deadline = Instant::now() + timeout;

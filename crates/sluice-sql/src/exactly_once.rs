@@ -223,3 +223,124 @@ fn restore_from(path: &Path, name: &str, jobs: &[String], i: usize) -> Result<Re
     }
     Ok(Restore::From { store: open(&dir.display().to_string(), &job)?, target })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jobs(targets: &[&str]) -> Vec<String> {
+        pipeline_jobs("views", targets)
+    }
+
+    #[test]
+    fn one_checkpoint_job_per_insert() {
+        assert_eq!(jobs(&["counts"]), ["views"]);
+        assert_eq!(jobs(&["a", "b"]), ["views.a", "views.b"]);
+        assert_eq!(jobs(&["a", "b", "a"]), ["views.a.1", "views.b", "views.a.2"]);
+    }
+
+    /// A savepoint folder with a manifest (its content is the runtime's business).
+    fn savepoint(dir: &Path, job: &str, name: &str) -> PathBuf {
+        let folder = dir.join(job).join("savepoints").join(name);
+        std::fs::create_dir_all(&folder).expect("folder");
+        std::fs::write(folder.join("_manifest"), b"x").expect("manifest");
+        folder
+    }
+
+    fn target(r: Restore) -> Option<(String, Target)> {
+        match r {
+            Restore::From { store, target } => Some((store.job().to_string(), target)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_savepoint_path_names_store_job_and_target() -> std::result::Result<(), SqlError> {
+        let dir = tempfile::tempdir().map_err(|e| option_error(e.to_string()))?;
+        let folder = savepoint(dir.path(), "old-name", "sp1");
+        let r = restore_from(&folder, "views", &jobs(&["counts"]), 0)?;
+        assert_eq!(target(r), Some(("old-name".into(), Target::Savepoint("sp1".into()))));
+
+        std::fs::create_dir_all(dir.path().join("views/chk-7")).map_err(|e| option_error(e.to_string()))?;
+        std::fs::write(dir.path().join("views/chk-7/_manifest"), b"x")
+            .map_err(|e| option_error(e.to_string()))?;
+        let r = restore_from(&dir.path().join("views/chk-7"), "views", &jobs(&["counts"]), 0)?;
+        assert_eq!(target(r), Some(("views".into(), Target::Checkpoint(7))));
+        Ok(())
+    }
+
+    #[test]
+    fn a_several_insert_savepoint_is_found_for_each_insert() -> std::result::Result<(), SqlError> {
+        let dir = tempfile::tempdir().map_err(|e| option_error(e.to_string()))?;
+        let a = savepoint(dir.path(), "old.a", "sp");
+        savepoint(dir.path(), "old.b", "sp");
+        let jobs = jobs(&["a", "b"]);
+        let r = restore_from(&a, "views", &jobs, 1)?;
+        assert_eq!(target(r), Some(("old.b".into(), Target::Savepoint("sp".into()))));
+        let e = restore_from(&dir.path().join("old.c/savepoints/sp"), "views", &jobs, 0)
+            .expect_err("no INSERT c");
+        assert!(e.message.contains("none of this job's INSERTs"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_savepoint_paths_say_what_is_wrong() -> std::result::Result<(), SqlError> {
+        let dir = tempfile::tempdir().map_err(|e| option_error(e.to_string()))?;
+        let one = jobs(&["counts"]);
+        let e =
+            restore_from(&dir.path().join("views/savepoints/nope"), "views", &one, 0).expect_err("missing");
+        assert!(e.message.starts_with("no such savepoint: "), "{e}");
+        let e = restore_from(&dir.path().join("views/other"), "views", &one, 0).expect_err("shape");
+        assert!(e.message.contains("not a savepoint or checkpoint folder"), "{e}");
+        let folder = savepoint(dir.path(), "views", "half");
+        std::fs::remove_file(folder.join("_manifest")).map_err(|e| option_error(e.to_string()))?;
+        let e = restore_from(&folder, "views", &one, 0).expect_err("incomplete");
+        assert!(e.message.contains("no _manifest"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn plans_follow_sets_and_options() -> std::result::Result<(), SqlError> {
+        let sql = |sets: &str| {
+            format!(
+                "{sets}
+                 CREATE TABLE v (ts TIMESTAMP(3), url STRING) WITH ('connector' = 'filesystem', 'path' = 'v', 'format' = 'json');
+                 CREATE TABLE o (url STRING) WITH ('connector' = 'blackhole');
+                 INSERT INTO o SELECT url FROM v;"
+            )
+        };
+        let base = Path::new("/base");
+        let options = RunOptions {
+            data_dir: Some("/data".into()),
+            job_name: Some("file".into()),
+            ..RunOptions::default()
+        };
+        let off = crate::compile(&sql(""))?;
+        assert!(Plan::of(&off, &options, base)?.is_none(), "no interval: no checkpoints");
+        let fresh = RunOptions { fresh: true, ..options.clone() };
+        assert!(
+            Plan::of(&off, &fresh, base).is_err_and(|e| e.message.contains("--fresh needs checkpointing"))
+        );
+
+        let on = crate::compile(&sql("SET 'execution.checkpointing.interval' = '1 min';"))?;
+        let plan = Plan::of(&on, &options, base)?.ok_or_else(|| option_error("on".into()))?;
+        assert_eq!((plan.name.as_str(), plan.location.as_str()), ("file", "/data/checkpoints"));
+        assert_eq!(plan.interval, Duration::from_secs(60));
+        let flag = RunOptions { checkpoint_interval: Some(Duration::from_millis(5)), ..options.clone() };
+        let plan = Plan::of(&on, &flag, base)?.ok_or_else(|| option_error("on".into()))?;
+        assert_eq!(plan.interval, Duration::from_millis(5), "the flag overrides the SET");
+        assert_eq!(plan.savepoint_path(0, "sp"), Some(PathBuf::from("/data/checkpoints/file/savepoints/sp")));
+
+        let named = crate::compile(&sql(
+            "SET 'execution.checkpointing.interval' = '1s'; SET 'pipeline.name' = 'named';
+             SET 'state.checkpoints.dir' = 'file:///ck';",
+        ))?;
+        let plan = Plan::of(&named, &options, base)?.ok_or_else(|| option_error("on".into()))?;
+        assert_eq!((plan.name.as_str(), plan.location.as_str()), ("named", "file:///ck"));
+        assert_eq!(plan.savepoint_path(0, "sp"), Some(PathBuf::from("/ck/named/savepoints/sp")));
+
+        let bad = RunOptions { job_name: Some("my job".into()), ..options };
+        assert!(Plan::of(&on, &bad, base).is_err_and(|e| e.hint.is_some_and(|h| h.contains("pipeline.name"))));
+        Ok(())
+    }
+}

@@ -16,7 +16,7 @@
 //! first batch, before any watermark, and then count or not depending on batching.)
 //!
 //! **Pacing.** `SET 'sluice.source.rows-per-second'` keeps the killed runs slow enough that
-//! the kills land mid-way (at most 800 ms × 8000 rows/s per run, well under the input even
+//! the kills land mid-way (at most 700 ms × 10,000 rows/s per run, well under the input even
 //! after 20 of them); checkpoints are taken every 100 ms. The reference run has no limit.
 //!
 //! CI runs a fixed seed and 20 kills; `SLUICE_CRASH_SEED=<n>` and `SLUICE_CRASH_KILLS=<n>` run
@@ -36,7 +36,7 @@ use super::{wait_timeout, Sluice};
 const EVENTS: u64 = 200_000;
 const BASE_MS: i64 = 1_767_225_600_000; // 2026-01-01 00:00:00 UTC
 const URLS: u64 = 40;
-const RATE: u32 = 8_000;
+const RATE: u32 = 10_000;
 
 /// A window result: (window_start, window_end, url, count).
 type Row = (String, String, String, i64);
@@ -248,7 +248,7 @@ fn crash_and_compare(output: Output) {
             .spawn()
             .expect("spawn sluice run");
         let started = Instant::now();
-        let delay = Duration::from_millis(100 + rng.next() % 700);
+        let delay = Duration::from_millis(100 + rng.next() % 600);
         while started.elapsed() < delay {
             if let Some(status) = child.try_wait().expect("try_wait") {
                 let stderr = std::fs::read_to_string(&log).unwrap_or_default();
