@@ -39,6 +39,8 @@ pub(crate) struct Plan {
     max_failures: u32,
     fresh: bool,
     from: Option<PathBuf>,
+    /// Per INSERT, where its state comes from (a savepoint is checked before anything opens).
+    restores: Vec<Restore>,
 }
 
 fn option_error(message: String) -> SqlError {
@@ -98,10 +100,18 @@ impl Plan {
                 .hint(format!("write to a table whose name is plain letters, digits, '_', '-'"))
             })?;
         }
+        let restores = match &options.from_savepoint {
+            Some(path) => {
+                (0..jobs.len()).map(|i| restore_from(path, &name, &jobs, i)).collect::<Result<Vec<_>>>()?
+            }
+            None if options.fresh => vec![Restore::Fresh; jobs.len()],
+            None => vec![Restore::Latest; jobs.len()],
+        };
         Ok(Some(Plan {
             name,
             location,
             jobs,
+            restores,
             interval,
             retain: usize::try_from(number(RETAINED, 3)?).unwrap_or(usize::MAX),
             max_failures: u32::try_from(number(TOLERABLE_FAILURES, 3)?).unwrap_or(u32::MAX),
@@ -114,11 +124,7 @@ impl Plan {
     pub(crate) fn checkpointing(&self, i: usize) -> Result<Checkpointing> {
         let job = self.jobs.get(i).ok_or_else(|| option_error(format!("no INSERT {}", i + 1)))?;
         let store = open(&self.location, job)?;
-        let restore = match &self.from {
-            Some(path) => restore_from(path, &self.name, &self.jobs, i)?,
-            None if self.fresh => Restore::Fresh,
-            None => Restore::Latest,
-        };
+        let restore = self.restores.get(i).cloned().unwrap_or_default();
         Ok(Checkpointing::new(store)
             .interval(self.interval)
             .retain(self.retain)

@@ -19,6 +19,7 @@ mod exactly_once;
 mod follow;
 mod kill;
 mod produce_consume;
+mod savepoint;
 mod sql;
 mod topic;
 
