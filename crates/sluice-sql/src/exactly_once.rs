@@ -97,7 +97,7 @@ impl Plan {
                     insert.pos,
                     format!("this INSERT's checkpoints cannot be named '{job}': {e}"),
                 )
-                .hint(format!("write to a table whose name is plain letters, digits, '_', '-'"))
+                .hint("write to a table whose name is plain letters, digits, '_', '-'")
             })?;
         }
         let restores = match &options.from_savepoint {

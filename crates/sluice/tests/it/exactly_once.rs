@@ -70,7 +70,7 @@ fn events() -> Vec<String> {
 
 /// Whether event `i` is one of the late ones.
 fn is_late(i: u64) -> bool {
-    i >= 5000 && i % 997 == 0
+    i >= 5000 && i.is_multiple_of(997)
 }
 
 /// Creates the topics in `data_dir` and appends the input.
