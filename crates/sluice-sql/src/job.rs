@@ -107,6 +107,18 @@ impl RunningJob {
 }
 
 impl Script {
+    /// The job's name if it runs with checkpoints (`None` without): what its checkpoints and
+    /// savepoints are stored under. Known before anything opens, so that a caller can make
+    /// sure no other run of the same job is alive before [`spawn`](Self::spawn) settles the
+    /// transactions earlier runs left (which would abort a live run's open ones).
+    ///
+    /// # Errors
+    /// A bad checkpoint setting, job name or savepoint path.
+    pub fn checkpointed_name(&self, options: &RunOptions) -> Result<Option<String>> {
+        let base = options.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        Ok(Plan::of(self, options, &base)?.map(|p| p.name))
+    }
+
     /// Starts every INSERT's pipeline. Nothing starts unless every source and sink opens.
     ///
     /// # Errors

@@ -52,18 +52,12 @@ pub fn run(data_dir: &Path, args: &RunArgs) -> Result<()> {
         fresh: args.fresh,
         from_savepoint: args.from_savepoint.clone(),
     };
+    // Registered before anything opens: a second run of the same job must fail here, before
+    // its sinks settle (abort) the transactions the live run has open.
+    let job_name = script.checkpointed_name(&options).map_err(|e| anyhow!("{}", e.render(&name)))?;
+    let registration = job_name.map(|job| Registration::register(data_dir, &job)).transpose()?;
     let job = script.spawn(&options).map_err(|e| anyhow!("{}", e.render(&name)))?;
     let control = job.control();
-    // Registered before anything is printed: a second run of the same job fails here (its
-    // pipelines are stopped again by the error path below).
-    let registration = match control.name().map(|job| Registration::register(data_dir, job)).transpose() {
-        Ok(r) => r,
-        Err(e) => {
-            control.stop();
-            let _ = job.join();
-            return Err(e);
-        }
-    };
     for note in job.notes() {
         eprintln!("{note}");
     }

@@ -20,7 +20,7 @@ INSERT INTO out SELECT url FROM views;
 ";
 
 /// Starts `sluice run follow.sql` and waits until it has registered (its first line).
-fn start_follow_job(s: &Sluice) -> (Child, String) {
+fn start_follow_job(s: &Sluice) -> (Child, String, mpsc::Receiver<String>) {
     s.create_topic("views", 1);
     let job = s.path("follow.sql");
     std::fs::write(&job, FOLLOW).expect("write job");
@@ -40,7 +40,7 @@ fn start_follow_job(s: &Sluice) -> (Child, String) {
     });
     let first = rx.recv_timeout(Duration::from_secs(60)).expect("a first line from sluice run");
     assert!(first.starts_with("job follow: checkpoints every 1s"), "{first}");
-    (child, job)
+    (child, job, rx)
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn savepoint_of_a_job_that_is_not_running_says_so() {
 #[test]
 fn a_running_job_answers_savepoint_requests_and_refuses_a_second_run() {
     let s = Sluice::new();
-    let (mut child, job) = start_follow_job(&s);
+    let (mut child, job, _) = start_follow_job(&s);
 
     let err = s.fails(&["run", &job]);
     assert!(err.contains("job follow is already running"), "{err}");
@@ -92,4 +92,20 @@ fn fresh_and_from_savepoint_need_checkpointing() {
     let run = s.run(&["run", job, "--checkpoint-interval", "ten"]);
     assert_eq!(run.status.code(), Some(2), "a bad flag is clap's error: {run:?}");
     assert!(run.stderr.contains("not a duration"), "{run:?}");
+}
+
+#[test]
+fn ctrl_c_stops_a_checkpointed_job_with_a_savepoint_or_drains_it() {
+    let s = Sluice::new();
+    let (mut child, _, lines) = start_follow_job(&s);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill -INT");
+    assert!(sent.success());
+    let status = super::wait_timeout(&mut child, Duration::from_secs(60));
+    let lines: Vec<String> = lines.try_iter().collect();
+    assert!(status.success(), "Ctrl-C is a clean stop: {status} {lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("stopping with savepoint stop-")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("insert 1 into out: ")), "the report: {lines:?}");
 }
