@@ -267,7 +267,8 @@ pub fn sink(table: &Table, base: &Path, log: Option<&Log>, options: &SinkOptions
                 s = s.key_columns(keys.split(';').map(str::trim));
             }
             if exactly_once {
-                s = exactly_once_log_sink(s, &options.transaction_prefix);
+                s = exactly_once_log_sink(s, &options.transaction_prefix)
+                    .map_err(|e| df_error(table, "connector", &e))?;
             }
             Ok(Box::new(s))
         }
@@ -276,22 +277,20 @@ pub fn sink(table: &Table, base: &Path, log: Option<&Log>, options: &SinkOptions
     }
 }
 
-/// The log sink in its transactional mode: each checkpoint's rows in one log transaction,
-/// prepared on the barrier and committed when the checkpoint completes.
-//
-// todo(merge): `s.exactly_once(prefix)` (sluice-connect's transactional LogSink, the `conn`
-// branch). Until then this returns the at-least-once sink unchanged, and `delivery()` says so.
-fn exactly_once_log_sink(s: LogSink, prefix: &str) -> LogSink {
+/// The log sink in its transactional mode: each checkpoint's rows in one log transaction
+/// named after `prefix`, prepared on the barrier and committed when the checkpoint completes.
+fn exactly_once_log_sink(s: LogSink, prefix: &str) -> DfResult<LogSink> {
+    // todo(merge): `s.exactly_once(prefix)` (sluice-connect's transactional LogSink, branch
+    // `conn`). Until then the at-least-once sink, unchanged: its `delivery()` says so.
     let _ = prefix;
-    s
+    Ok(s)
 }
 
-/// The directory sink with hidden in-progress part files renamed on commit.
-//
-// todo(merge): sluice-connect's exactly-once directory sink (the `conn` branch), something like
-// `FileSink::exactly_once(dir, &options.transaction_prefix)`. Until then: the at-least-once
-// `part-N.json` file in the directory.
+/// The directory sink: part files `<prefix>-<checkpoint>.json`, hidden while in progress and
+/// renamed when their checkpoint completes.
 fn exactly_once_file_sink(dir: &Path, options: &SinkOptions) -> DfResult<Box<dyn Sink>> {
+    // todo(merge): `Ok(Box::new(sluice_connect::PartFileSink::new(dir, &options.transaction_prefix)?))`
+    // (branch `conn`). Until then the at-least-once `part-N.json` in the directory.
     Ok(Box::new(FileSink::create(dir.join(format!("part-{}.json", options.index)))?))
 }
 
