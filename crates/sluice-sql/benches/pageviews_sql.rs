@@ -97,8 +97,11 @@ fn rust_api(file: &Path, parallelism: usize) -> Result<Outcome> {
 
 fn sql(sql_text: &str, dir: &Path, parallelism: usize) -> Result<Outcome> {
     let script = compile(sql_text).map_err(|e| e.render("pageviews.sql"))?;
-    let options =
-        RunOptions { data_dir: None, parallelism: Some(parallelism), base_dir: Some(dir.to_path_buf()) };
+    let options = RunOptions {
+        parallelism: Some(parallelism),
+        base_dir: Some(dir.to_path_buf()),
+        ..RunOptions::default()
+    };
     let reports = script.spawn(&options).and_then(|j| j.join()).map_err(|e| e.render("pageviews.sql"))?;
     let late = reports.iter().map(|(_, r)| r.records_late).sum();
     let (mut rows, mut counted) = (0, 0);

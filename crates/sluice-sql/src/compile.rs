@@ -81,7 +81,8 @@ pub fn compile(text: &str) -> Result<Script> {
                 create_view(&mut script.catalog, tokens, stmt.pos, &mut next_window)?
             }
             StatementKind::Set => {
-                let (k, v) = parse_set(&tokens, stmt.pos)?;
+                let (k, v, at) = parse_set(&tokens, stmt.pos)?;
+                crate::settings::check(&k, &v, at)?;
                 script.settings.insert(k, v);
             }
             StatementKind::Insert => {
@@ -103,16 +104,17 @@ pub fn compile(text: &str) -> Result<Script> {
     Ok(script)
 }
 
-fn parse_set(tokens: &[TokenWithSpan], pos: Pos) -> Result<(String, String)> {
-    let strings: Vec<String> = tokens
+/// `SET 'key' = 'value'` as the key, the value and the value's position.
+fn parse_set(tokens: &[TokenWithSpan], pos: Pos) -> Result<(String, String, Pos)> {
+    let strings: Vec<(String, Pos)> = tokens
         .iter()
         .filter_map(|t| match &t.token {
-            Token::SingleQuotedString(s) => Some(s.clone()),
+            Token::SingleQuotedString(s) => Some((s.clone(), Pos::of(t.span))),
             _ => None,
         })
         .collect();
     match (strings.as_slice(), tokens.len()) {
-        ([k, v], 4) => Ok((k.clone(), v.clone())),
+        ([(k, _), (v, at)], 4) => Ok((k.clone(), v.clone(), *at)),
         _ => Err(SqlError::new(ErrorKind::Syntax, pos, "expected SET 'key' = 'value'")),
     }
 }

@@ -5,13 +5,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sluice_dataflow::sink::{Delivery, Sink};
 use sluice_dataflow::window::WindowSpec;
 use sluice_dataflow::{Job, JobHandle, JobReport, Pipeline};
 use sluice_log::{Log, LogOptions};
 
+use crate::adapt::{BoxedSink, BoxedSource, StepSink};
 use crate::compile::{Insert, Script};
 use crate::connector;
+use crate::control::JobControl;
 use crate::error::{ErrorKind, Pos, Result, SqlError};
+use crate::exactly_once::Plan;
 use crate::steps::Step;
 use crate::tvf::TvfKind;
 
@@ -24,6 +28,16 @@ pub struct RunOptions {
     pub parallelism: Option<usize>,
     /// Directory relative paths in `WITH` options are resolved from; default the current one.
     pub base_dir: Option<PathBuf>,
+    /// The job's name unless the file sets `'pipeline.name'` (the CLI passes the file's stem);
+    /// default `job`. It names the job's checkpoints.
+    pub job_name: Option<String>,
+    /// Checkpoints on, this often; overrides `SET 'execution.checkpointing.interval'`.
+    pub checkpoint_interval: Option<Duration>,
+    /// Start over instead of resuming from the job's latest checkpoint.
+    pub fresh: bool,
+    /// Start from this savepoint (`<dir>/<job>/savepoints/<name>`) or checkpoint
+    /// (`<dir>/<job>/chk-<id>`) folder, at any parallelism.
+    pub from_savepoint: Option<PathBuf>,
 }
 
 fn window_spec(kind: TvfKind) -> std::result::Result<WindowSpec, sluice_dataflow::DataflowError> {
@@ -45,6 +59,8 @@ fn add_step(p: Pipeline, step: &Step) -> Pipeline {
 /// The running job: one pipeline per INSERT.
 pub struct RunningJob {
     jobs: Vec<(String, Job)>,
+    control: JobControl,
+    notes: Vec<String>,
 }
 
 impl RunningJob {
@@ -52,6 +68,19 @@ impl RunningJob {
     #[must_use]
     pub fn handles(&self) -> Vec<JobHandle> {
         self.jobs.iter().map(|(_, j)| j.handle()).collect()
+    }
+
+    /// Stops the job or takes savepoints, from another thread.
+    #[must_use]
+    pub fn control(&self) -> JobControl {
+        self.control.clone()
+    }
+
+    /// Lines for the user at start: how the job is checkpointed, and which sinks are only
+    /// at-least-once although checkpoints are on.
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Waits for every pipeline; the first error wins, after all have stopped.
@@ -78,6 +107,18 @@ impl RunningJob {
 }
 
 impl Script {
+    /// The job's name if it runs with checkpoints (`None` without): what its checkpoints and
+    /// savepoints are stored under. Known before anything opens, so that a caller can make
+    /// sure no other run of the same job is alive before [`spawn`](Self::spawn) settles the
+    /// transactions earlier runs left (which would abort a live run's open ones).
+    ///
+    /// # Errors
+    /// A bad checkpoint setting, job name or savepoint path.
+    pub fn checkpointed_name(&self, options: &RunOptions) -> Result<Option<String>> {
+        let base = options.base_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        Ok(Plan::of(self, options, &base)?.map(|p| p.name))
+    }
+
     /// Starts every INSERT's pipeline. Nothing starts unless every source and sink opens.
     ///
     /// # Errors
@@ -105,10 +146,16 @@ impl Script {
             })?,
             None => 4096,
         };
+        let plan = Plan::of(self, options, &base)?;
         let log = self.open_log(options.data_dir.as_deref())?;
+        let mut notes: Vec<String> = plan.iter().map(Plan::describe).collect();
         let mut pipelines = Vec::new();
         for (i, insert) in self.inserts.iter().enumerate() {
-            let (name, p) = self.pipeline(i, insert, &base, log.as_ref(), parallelism)?;
+            let (name, mut p) =
+                self.pipeline(i, insert, &base, log.as_ref(), parallelism, plan.as_ref(), &mut notes)?;
+            if let Some(plan) = &plan {
+                p = p.checkpointing(plan.checkpointing(i)?);
+            }
             pipelines.push((name, p.batch_size(batch_size)));
         }
         let mut jobs = Vec::new();
@@ -123,7 +170,8 @@ impl Script {
                 }
             }
         }
-        Ok(RunningJob { jobs })
+        let handles = jobs.iter().map(|(name, j)| (name.clone(), j.handle())).collect();
+        Ok(RunningJob { jobs, control: JobControl { plan, handles }, notes })
     }
 
     /// Opens the embedded log if a table uses it: for writing if a `sluice` table is written
@@ -149,6 +197,7 @@ impl Script {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn pipeline(
         &self,
         i: usize,
@@ -156,6 +205,8 @@ impl Script {
         base: &Path,
         log: Option<&Log>,
         parallelism: usize,
+        plan: Option<&Plan>,
+        notes: &mut Vec<String>,
     ) -> Result<(String, Pipeline)> {
         let name = format!("insert {} into {}", i + 1, insert.target);
         let src = self
@@ -168,16 +219,30 @@ impl Script {
             .tables
             .get(&insert.target)
             .ok_or_else(|| SqlError::new(ErrorKind::Unknown, insert.pos, "sink"))?;
+        if plan.is_some() {
+            connector::check_replayable(src, base)?;
+        }
         let mut source = connector::source(src, base, log).map_err(|e| e.or_at(insert.pos))?;
         let mut steps: Vec<Step> = connector::computed_step(src)?.into_iter().collect();
         steps.extend(insert.plan.pre.iter().cloned());
-        if let Some(schema) = steps.iter().rev().find_map(Step::output_schema) {
-            source = Box::new(connector::StepsSource::new(source, steps, schema));
-        } else if !steps.is_empty() {
-            let schema = source.schema();
-            source = Box::new(connector::StepsSource::new(source, steps, schema));
+        let rate = self.rows_per_second()?;
+        if !steps.is_empty() || rate.is_some() {
+            let schema = steps.iter().rev().find_map(Step::output_schema).unwrap_or_else(|| source.schema());
+            let mut s = connector::StepsSource::new(source, steps, schema);
+            if let Some(rate) = rate {
+                s = s.rows_per_second(rate);
+            }
+            source = Box::new(s);
         }
-        let sink = connector::sink(sink_table, base, log, i)?;
+        let sink_options = |table: &str| connector::SinkOptions {
+            index: i,
+            checkpointing: plan.is_some(),
+            transaction_prefix: plan
+                .and_then(|p| p.jobs.get(i))
+                .map_or_else(String::new, |j| format!("{j}.{table}")),
+        };
+        let sink = connector::sink(sink_table, base, log, &sink_options(&insert.target))?;
+        note_delivery(notes, plan, &insert.target, sink.as_ref());
         let mut p = Pipeline::new(&name).parallelism(parallelism).linger(Duration::from_millis(5));
         p = p.source(BoxedSource(source));
         if let Some(w) = &insert.plan.window {
@@ -199,7 +264,8 @@ impl Script {
             let table = self.catalog.tables.get(late_table).ok_or_else(|| {
                 SqlError::new(ErrorKind::Unknown, insert.pos, format!("table '{late_table}' not found"))
             })?;
-            let late_sink = connector::sink(table, base, log, i)?;
+            let late_sink = connector::sink(table, base, log, &sink_options(late_table))?;
+            note_delivery(notes, plan, late_table, late_sink.as_ref());
             p = p.late_output(StepSink { step: step.clone(), inner: late_sink });
         }
         Ok((name, p.sink(BoxedSink(sink))))
@@ -256,54 +322,25 @@ fn options_text(t: &crate::catalog::Table) -> String {
     format!("({})", o.join(", "))
 }
 
-/// A boxed source as a `Source` value (the builder takes `impl Source`).
-struct BoxedSource(Box<dyn sluice_dataflow::source::Source>);
-
-impl sluice_dataflow::source::Source for BoxedSource {
-    fn schema(&self) -> arrow_schema::SchemaRef {
-        self.0.schema()
-    }
-    fn partitions(&self) -> usize {
-        self.0.partitions()
-    }
-    fn split(
-        self: Box<Self>,
-        n: usize,
-    ) -> sluice_dataflow::Result<Vec<Box<dyn sluice_dataflow::source::SourceReader>>> {
-        self.0.split(n)
+/// Notes a sink that is only at-least-once although checkpoints are on.
+fn note_delivery(notes: &mut Vec<String>, plan: Option<&Plan>, table: &str, sink: &dyn Sink) {
+    if plan.is_some() && sink.delivery() == Delivery::AtLeastOnce {
+        notes.push(format!(
+            "table `{table}` is at-least-once: after a restart it may repeat rows written since the last checkpoint"
+        ));
     }
 }
 
-/// A boxed sink as a `Sink` value.
-struct BoxedSink(Box<dyn sluice_dataflow::sink::Sink>);
-
-impl sluice_dataflow::sink::Sink for BoxedSink {
-    fn write(&mut self, batch: &arrow_array::RecordBatch) -> sluice_dataflow::Result<()> {
-        self.0.write(batch)
-    }
-    fn flush(&mut self) -> sluice_dataflow::Result<()> {
-        self.0.flush()
-    }
-    fn finish(&mut self) -> sluice_dataflow::Result<()> {
-        self.0.finish()
-    }
-}
-
-/// A sink behind a step (late rows shaped as their table's columns).
-struct StepSink {
-    step: Step,
-    inner: Box<dyn sluice_dataflow::sink::Sink>,
-}
-
-impl sluice_dataflow::sink::Sink for StepSink {
-    fn write(&mut self, batch: &arrow_array::RecordBatch) -> sluice_dataflow::Result<()> {
-        let shaped = self.step.apply(batch.clone())?;
-        self.inner.write(&shaped)
-    }
-    fn flush(&mut self) -> sluice_dataflow::Result<()> {
-        self.inner.flush()
-    }
-    fn finish(&mut self) -> sluice_dataflow::Result<()> {
-        self.inner.finish()
+impl Script {
+    /// `SET 'sluice.source.rows-per-second'`, checked at compile time.
+    fn rows_per_second(&self) -> Result<Option<f64>> {
+        let Some(v) = self.settings.get(crate::settings::ROWS_PER_SECOND) else { return Ok(None) };
+        v.trim().parse().map(Some).map_err(|_| {
+            SqlError::new(
+                ErrorKind::Option,
+                Pos::default(),
+                format!("'sluice.source.rows-per-second' must be a number, not '{v}'"),
+            )
+        })
     }
 }

@@ -15,6 +15,9 @@
 //!   (DataFusion physical expressions), the keyed window aggregation, post-window steps.
 //! - [`compile`]: the whole script checked and planned before anything runs; [`job`]: one
 //!   pipeline per INSERT with the [`connector`]s, started together, joined together.
+//! - [`settings`]: the `SET` keys that configure the run (checkpoints, the job's name, a
+//!   source rate limit); the private `exactly_once` module turns them into each pipeline's
+//!   checkpointing, and [`control`] stops a running job or takes its savepoints.
 //! - [`error`]: every error has a kind, a position in the file and, where useful, a hint.
 //!
 //! # Example
@@ -37,22 +40,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod adapt;
 mod aggregate;
 pub mod catalog;
 pub mod compile;
 pub mod connector;
+pub mod control;
 pub mod ddl;
 pub mod error;
+mod exactly_once;
 pub mod functions;
 pub mod interval;
 pub mod job;
 pub mod metadata;
 pub mod script;
+pub mod settings;
 pub mod steps;
 pub mod translate;
 pub mod tvf;
 pub mod types;
 
 pub use compile::{compile, Insert, Script};
+pub use control::JobControl;
 pub use error::{ErrorKind, Pos, SqlError};
 pub use job::{RunOptions, RunningJob};

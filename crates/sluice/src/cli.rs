@@ -46,6 +46,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the streaming plan of a SQL job file without running it.
     Explain(ExplainArgs),
+    /// Take a savepoint of a running `sluice run` job (with checkpointing on) and print its
+    /// folder, for `sluice run --from-savepoint`. With --stop the job then stops.
+    Savepoint(SavepointArgs),
 }
 
 /// `sluice run`
@@ -57,6 +60,39 @@ pub struct RunArgs {
     /// [default: SET 'parallelism.default', else 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub parallelism: Option<u64>,
+    /// Take exactly-once checkpoints this often (Flink's syntax: 10s, 500ms, 1min), into
+    /// <data-dir>/checkpoints unless the file sets 'state.checkpoints.dir' [default: SET
+    /// 'execution.checkpointing.interval', else no checkpoints]. A rerun of the job (same
+    /// 'pipeline.name', else file name) resumes from its latest complete checkpoint.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub checkpoint_interval: Option<Duration>,
+    /// Start over instead of resuming from the job's latest checkpoint.
+    #[arg(long, conflicts_with = "from_savepoint")]
+    pub fresh: bool,
+    /// Start from this savepoint folder (as `sluice savepoint` prints it), or a checkpoint
+    /// folder <dir>/<job>/chk-<id>; the parallelism may differ from the savepoint's.
+    #[arg(long, value_name = "PATH")]
+    pub from_savepoint: Option<PathBuf>,
+}
+
+/// `sluice savepoint`
+#[derive(Debug, Args)]
+pub struct SavepointArgs {
+    /// The job's name: its 'pipeline.name', else its file name without `.sql`.
+    pub job: String,
+    /// Stop the job once the savepoint is complete (windows stay open in the savepoint).
+    #[arg(long)]
+    pub stop: bool,
+    /// The savepoint's name [default: savepoint-<UTC date and time>].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// How long to wait for the savepoint.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    sluice_sql::settings::parse_duration(s)
 }
 
 /// `sluice explain`

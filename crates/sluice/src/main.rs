@@ -3,7 +3,7 @@
 //! # Layout
 //! - `cli`: the clap types (flags, defaults, help text).
 //! - `cmd`: one module per subcommand (`topic`, `produce`, `consume`, `gen`, `demo`, `run` and
-//!   `explain`) and the helpers
+//!   `explain`, `savepoint`) and the helpers
 //!   they share for opening the data directory.
 //! - `json_line`: the one-pass JSON validation and field extraction `produce` runs per line.
 //!
@@ -54,6 +54,7 @@ fn run(cli: Cli, data_dir_given: bool) -> anyhow::Result<()> {
         Command::Demo(args) => cmd::demo::run(data_dir_given.then_some(dir), &args),
         Command::Run(args) => cmd::run::run(dir, &args),
         Command::Explain(args) => cmd::run::explain(&args),
+        Command::Savepoint(args) => cmd::savepoint::request(dir, &args),
     }
 }
 

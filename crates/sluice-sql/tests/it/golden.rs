@@ -80,8 +80,9 @@ fn run(dir: &Path, sql: &str) -> Result<(), SqlError> {
     let script = compile(sql)?;
     let options = RunOptions {
         data_dir: Some(dir.join("sluice-data")),
-        parallelism: None,
         base_dir: Some(dir.to_path_buf()),
+        job_name: Some("golden".into()),
+        ..RunOptions::default()
     };
     script.spawn(&options)?.join().map(|_| ())
 }

@@ -1,5 +1,6 @@
-//! Integration tests of sluice-sql: the golden suite.
+//! Integration tests of sluice-sql: the golden suite, connectors, checkpoints, properties.
 
+mod checkpoints;
 mod connectors;
 mod golden;
 mod props;

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod gen;
 pub mod produce;
 pub mod run;
+pub mod savepoint;
 pub mod topic;
 
 use std::path::Path;

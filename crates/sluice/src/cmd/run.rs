@@ -2,6 +2,11 @@
 //! `sluice-sql` (nothing starts unless every statement plans), then run as one job — one
 //! pipeline per INSERT — until its bounded inputs are consumed or Ctrl-C stops it. Errors are
 //! printed as `FILE:LINE:COL: error: ...` with a hint.
+//!
+//! With checkpointing on (`--checkpoint-interval` or `SET 'execution.checkpointing.interval'`)
+//! the job is registered in `<data-dir>/jobs/<job>/` (see [`super::savepoint`]): a watcher
+//! thread answers `sluice savepoint` requests, and Ctrl-C stops the job with a savepoint
+//! instead of draining it, so that running it again resumes exactly where it stopped.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,9 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use sluice_sql::{compile, RunOptions, Script};
+use sluice_sql::{compile, JobControl, RunOptions, Script};
 
+use super::savepoint::{Registration, POLL};
 use crate::cli::{ExplainArgs, RunArgs};
+
+/// How long a savepoint the job takes for a request or Ctrl-C may take.
+const SAVEPOINT_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn load(file: &Path) -> Result<(String, Script)> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -38,41 +47,114 @@ pub fn run(data_dir: &Path, args: &RunArgs) -> Result<()> {
         data_dir: Some(data_dir.to_path_buf()),
         parallelism: args.parallelism.and_then(|n| usize::try_from(n).ok()),
         base_dir: None,
+        job_name: args.file.file_stem().map(|s| s.to_string_lossy().into_owned()),
+        checkpoint_interval: args.checkpoint_interval,
+        fresh: args.fresh,
+        from_savepoint: args.from_savepoint.clone(),
     };
+    // Registered before anything opens: a second run of the same job must fail here, before
+    // its sinks settle (abort) the transactions the live run has open.
+    let job_name = script.checkpointed_name(&options).map_err(|e| anyhow!("{}", e.render(&name)))?;
+    let registration = job_name.map(|job| Registration::register(data_dir, &job)).transpose()?;
     let job = script.spawn(&options).map_err(|e| anyhow!("{}", e.render(&name)))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
+    let control = job.control();
+    for note in job.notes() {
+        eprintln!("{note}");
+    }
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
         tracing::warn!("cannot install the Ctrl-C handler: {e}");
     }
-    let handles = job.handles();
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
-        std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                if stop.load(Ordering::SeqCst) {
-                    for h in &handles {
-                        h.stop();
-                    }
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
+        let (interrupted, done, control) = (Arc::clone(&interrupted), Arc::clone(&done), control.clone());
+        std::thread::spawn(move || watch(&control, registration.as_ref(), &interrupted, &done))
     };
     let result = job.join();
     done.store(true, Ordering::SeqCst);
     let _ = watcher.join();
     let reports = result.map_err(|e| anyhow!("{}", e.render(&name)))?;
     for (insert, r) in reports {
-        eprintln!(
-            "{insert}: {} rows in, {} windows out, {} late{}",
-            r.records_in,
-            r.windows_emitted,
-            r.records_late,
-            if stop.load(Ordering::SeqCst) { " (stopped)" } else { "" }
+        let mut line = format!(
+            "{insert}: {} rows in, {} windows out, {} late",
+            r.records_in, r.windows_emitted, r.records_late
         );
+        if let Some(id) = r.restored_from {
+            line.push_str(&format!("; resumed from checkpoint {id}"));
+        }
+        if control.name().is_some() {
+            line.push_str(&format!("; {} checkpoints", r.checkpoints));
+        }
+        match r.stopped_at {
+            Some(id) => line.push_str(&format!("; stopped at checkpoint {id}: run it again to resume")),
+            None if interrupted.load(Ordering::SeqCst) => line.push_str(" (stopped)"),
+            None => {}
+        }
+        eprintln!("{line}");
     }
     Ok(())
+}
+
+/// The watcher thread: Ctrl-C, and savepoint requests of `sluice savepoint`.
+fn watch(
+    control: &JobControl,
+    registration: Option<&Registration>,
+    interrupted: &AtomicBool,
+    done: &AtomicBool,
+) {
+    let mut last_poll = std::time::Instant::now();
+    while !done.load(Ordering::SeqCst) {
+        if interrupted.load(Ordering::SeqCst) {
+            stop(control);
+            return;
+        }
+        if let Some(reg) = registration.filter(|_| last_poll.elapsed() >= POLL) {
+            last_poll = std::time::Instant::now();
+            answer(control, reg);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-C: with checkpointing, stop with a savepoint (a rerun resumes from it); without, or if
+/// the savepoint fails, drain: inputs end, open windows emit.
+fn stop(control: &JobControl) {
+    if control.name().is_none() {
+        control.stop();
+        return;
+    }
+    let name = chrono::Utc::now().format("stop-%Y%m%d-%H%M%S").to_string();
+    eprintln!("stopping with savepoint {name} ...");
+    match control.savepoint(&name, true, SAVEPOINT_TIMEOUT) {
+        Ok(paths) => {
+            for p in paths {
+                eprintln!("savepoint: {p}");
+            }
+        }
+        Err(e) => {
+            eprintln!("the stop savepoint failed ({e}); stopping without one: open windows emit now");
+            control.stop();
+        }
+    }
+}
+
+/// Answers a pending `sluice savepoint` request, if any.
+fn answer(control: &JobControl, reg: &Registration) {
+    let request = match reg.take_request() {
+        Ok(Some(r)) => r,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("{e:#}");
+            return;
+        }
+    };
+    let result = control.savepoint(&request.name, request.stop, SAVEPOINT_TIMEOUT).map_err(|e| e.to_string());
+    match &result {
+        Ok(paths) => eprintln!("savepoint {}: {}", request.name, paths.join(", ")),
+        Err(e) => eprintln!("savepoint {} failed: {e}", request.name),
+    }
+    if let Err(e) = reg.respond(&request.id, result) {
+        tracing::warn!("cannot answer savepoint request {}: {e:#}", request.id);
+    }
 }

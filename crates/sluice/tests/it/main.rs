@@ -7,14 +7,19 @@
 //! - `follow`: a consumer in a second process while a producer holds the data directory.
 //! - `demo`: `sluice demo` runs to the end and its summary accounts for every event.
 //! - `sql`: `sluice run` and `sluice explain` on SQL job files.
+//! - `exactly_once`: a checkpointed SQL job killed with `kill -9` 20 times gives exactly the
+//!   output of an uninterrupted run (log and file sinks); `savepoint`: `sluice savepoint` and
+//!   `run --from-savepoint`, and their errors.
 //! - `kill`: `kill -9` of a producer leaves exactly a prefix of its input, at least as long as
 //!   what it acknowledged.
 
 mod demo;
 mod errors;
+mod exactly_once;
 mod follow;
 mod kill;
 mod produce_consume;
+mod savepoint;
 mod sql;
 mod topic;
 

@@ -1,0 +1,7 @@
+-- error: option 6:82
+-- message: exactly-once, which needs checkpoints
+-- hint: execution.checkpointing.interval
+CREATE TABLE views (ts TIMESTAMP(3), url STRING, WATERMARK FOR ts AS ts)
+  WITH ('connector' = 'filesystem', 'path' = 'views.jsonl', 'format' = 'json');
+CREATE TABLE out (url STRING) WITH ('connector' = 'filesystem', 'path' = 'out/', 'sink.delivery-guarantee' = 'exactly-once');
+INSERT INTO out SELECT url FROM views;
