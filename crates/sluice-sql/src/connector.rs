@@ -280,25 +280,19 @@ pub fn sink(table: &Table, base: &Path, log: Option<&Log>, options: &SinkOptions
 /// The log sink in its transactional mode: each checkpoint's rows in one log transaction
 /// named after `prefix`, prepared on the barrier and committed when the checkpoint completes.
 fn exactly_once_log_sink(s: LogSink, prefix: &str) -> DfResult<LogSink> {
-    // todo(merge): `s.exactly_once(prefix)` (sluice-connect's transactional LogSink, branch
-    // `conn`). Until then the at-least-once sink, unchanged: its `delivery()` says so.
-    let _ = prefix;
-    Ok(s)
+    s.exactly_once(prefix)
 }
 
 /// The directory sink: part files `<prefix>-<checkpoint>.json`, hidden while in progress and
 /// renamed when their checkpoint completes.
 fn exactly_once_file_sink(dir: &Path, options: &SinkOptions) -> DfResult<Box<dyn Sink>> {
-    // todo(merge): `Ok(Box::new(sluice_connect::PartFileSink::new(dir, &options.transaction_prefix)?))`
-    // (branch `conn`). Until then the at-least-once `part-N.json` in the directory.
-    Ok(Box::new(FileSink::create(dir.join(format!("part-{}.json", options.index)))?))
+    Ok(Box::new(sluice_connect::PartFileSink::new(dir, &options.transaction_prefix)?))
 }
 
 /// With checkpoints on, a source must be replayable: after a failure the job rewinds it to
 /// the last checkpoint. A `filesystem` table reading something that is not a regular file or
-/// directory (stdin, a pipe, a device) cannot be read twice.
-//
-// todo(merge): also refuse `!source.replayable()` in `job.rs` once the connectors declare it.
+/// directory (stdin, a pipe, a device) cannot be read twice. (The runtime also refuses any
+/// source that is not `replayable()` when the job starts.)
 ///
 /// # Errors
 /// Such a table, with a hint.

@@ -32,10 +32,7 @@ fn visible_rows(dir: &Path) -> Vec<String> {
     rows
 }
 
-// todo(merge): remove the `ignore` once the checkpoint runtime and the exactly-once file sink
-// are merged.
 #[test]
-#[ignore = "needs the checkpoint runtime and the exactly-once file sink (todo(merge))"]
 fn a_checkpointed_job_resumes_and_adds_nothing_after_its_end() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let lines: Vec<String> =

@@ -274,16 +274,12 @@ fn uninterrupted_page_view_job_accounts_for_every_event() {
     assert_eq!(log_late, file_late);
 }
 
-// todo(merge): remove the `ignore`s once the checkpoint runtime and the exactly-once
-// connectors are merged: before that, a restart starts over and the output is duplicated.
 #[test]
-#[ignore = "needs the checkpoint runtime and the exactly-once sinks (todo(merge))"]
 fn killed_log_to_log_job_gives_the_uninterrupted_output() {
     crash_and_compare(Output::Log);
 }
 
 #[test]
-#[ignore = "needs the checkpoint runtime and the exactly-once sinks (todo(merge))"]
 fn killed_log_to_files_job_gives_the_uninterrupted_output() {
     crash_and_compare(Output::Files);
 }
@@ -291,7 +287,6 @@ fn killed_log_to_files_job_gives_the_uninterrupted_output() {
 /// Stop with a savepoint at parallelism 1, resume from it at parallelism 3 (and without the
 /// pacing: a compatible change), and get the uninterrupted output.
 #[test]
-#[ignore = "needs the checkpoint runtime and the exactly-once sinks (todo(merge))"]
 fn savepoint_rescale_resume_gives_the_uninterrupted_output() {
     let want = reference(Output::Log);
     let (s, job) = setup(Output::Log, Some(RATE));
