@@ -157,12 +157,13 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         ratios.push(with_rate / plain_rate);
         println!(
             "round {round}: no checkpoints {:>6.2} M rows/s, with checkpoints {:>6.2} M rows/s = {:.3}; \
-             {} checkpoints, last took {} ms, {:.1} MB",
+             {} checkpoints, last took {} ms (task paused {} ms to serialize), {:.1} MB",
             plain_rate / 1e6,
             with_rate / 1e6,
             with_rate / plain_rate,
             m.checkpoints,
             m.last_checkpoint_ms,
+            m.last_snapshot_pause_us / 1000,
             m.last_checkpoint_bytes as f64 / 1e6
         );
         // Stop with a checkpoint, as a crash would leave it (the job is not drained).

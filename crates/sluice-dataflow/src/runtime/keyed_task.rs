@@ -173,6 +173,7 @@ impl KeyedStage {
     fn try_align(&mut self) -> Result<Step> {
         let Some(align) = self.align.take_if(|a| a.complete(&self.ended)) else { return Ok(Step::Continue) };
         if let Some(c) = &self.checkpoint {
+            let started = std::time::Instant::now();
             let mut files = Vec::new();
             for ((name, op), id) in self.chain.ops.iter_mut().zip(&c.operator_ids) {
                 let scope =
@@ -186,6 +187,8 @@ impl KeyedStage {
                     }
                 }
             }
+            let paused = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.metrics.last_snapshot_pause_us.store(paused, std::sync::atomic::Ordering::Relaxed);
             c.link.ack(Ack::Keyed { id: align.barrier.id, task: c.task, files });
         }
         self.forward(Message::Barrier(align.barrier))?;
