@@ -77,16 +77,20 @@ impl WindowAggregate {
         let name = format!("{}-{}", scope.operator_id, scope.task);
         let target = target(scope, &name);
         let hash = state_key_hash(&self.key_types(&schema));
-        self.restore(&schema, &target, &hash, &mut readers).map_err(|e| match e {
-            DataflowError::State { message, retry, .. } => DataflowError::State {
+        self.restore(&schema, &target, &hash, &mut readers).map_err(|e| {
+            let message = match e {
+                DataflowError::State { message, .. } => message,
+                e => e.to_string(),
+            };
+            DataflowError::State {
                 message: format!(
-                    "the checkpoint's state of `{}` does not fit this job's operator: {message}",
+                    "the checkpoint's state of `{}` does not fit this job's operator (its keys, \
+                     window or aggregates changed?): {message}",
                     scope.operator_id
                 ),
                 kind: ErrorKind::User,
-                retry,
-            },
-            e => e,
+                retry: Retry::No,
+            }
         })
     }
 
