@@ -2,78 +2,19 @@
 //! → per-URL tumbling count → an exactly-once topic (or part files). What a reader sees at the
 //! end equals an uninterrupted run's output: every window once, nothing missing.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use sluice_checkpoint::CheckpointStore;
 use sluice_connect::{LogSink, LogSource, PartFileSink};
 use sluice_dataflow::checkpoint::Checkpointing;
+use sluice_dataflow::memory::FailAfter;
 use sluice_dataflow::ops::count;
 use sluice_dataflow::sink::Sink;
-use sluice_dataflow::source::{Poll, SourceReader};
 use sluice_dataflow::window::WindowSpec;
-use sluice_dataflow::{DataflowError, Result};
-use sluice_types::{ErrorKind, Retry};
+use sluice_dataflow::Result;
 
 use super::*;
-
-/// Fails after a number of polls over all its readers, like a process killed mid-run.
-struct Flaky<S> {
-    inner: S,
-    polls_left: Arc<AtomicI64>,
-}
-
-struct FlakyReader {
-    inner: Box<dyn SourceReader>,
-    polls_left: Arc<AtomicI64>,
-}
-
-impl<S: Source> Source for Flaky<S> {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn partitions(&self) -> usize {
-        self.inner.partitions()
-    }
-
-    fn split(self: Box<Self>, n: usize) -> Result<Vec<Box<dyn SourceReader>>> {
-        let polls_left = self.polls_left;
-        let readers = Box::new(self.inner).split(n)?;
-        Ok(readers
-            .into_iter()
-            .map(|inner| Box::new(FlakyReader { inner, polls_left: Arc::clone(&polls_left) }) as _)
-            .collect())
-    }
-
-    fn replayable(&self) -> bool {
-        self.inner.replayable()
-    }
-
-    fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
-        self.inner.restore(positions)
-    }
-}
-
-impl SourceReader for FlakyReader {
-    fn partitions(&self) -> Vec<usize> {
-        self.inner.partitions()
-    }
-
-    fn poll(&mut self, max_rows: usize, timeout: Duration) -> Result<Poll> {
-        std::thread::sleep(Duration::from_micros(200));
-        if self.polls_left.fetch_sub(1, Ordering::SeqCst) <= 0 {
-            return Err(DataflowError::connector("injected failure", ErrorKind::Internal, Retry::No));
-        }
-        self.inner.poll(max_rows, timeout)
-    }
-
-    fn positions(&self) -> Option<Vec<(usize, Vec<u8>)>> {
-        self.inner.positions()
-    }
-}
 
 const EVENTS: i64 = 6_000;
 
@@ -96,7 +37,7 @@ fn run(log: &Log, sink: Box<dyn Sink>, dir: &Path, polls: i64) -> Result<sluice_
     Pipeline::new("pv")
         .parallelism(2)
         .batch_size(50)
-        .source(Flaky { inner: source, polls_left: Arc::new(AtomicI64::new(polls)) })
+        .source(FailAfter::new(source, polls, Duration::from_micros(200)))
         .event_time("ts", Duration::from_secs(1))
         .key_by(["url"])
         .window(WindowSpec::tumbling(5_000)?)

@@ -4,11 +4,14 @@
 //! - [`ChannelSource`]: an unbounded source fed from another thread through a
 //!   [`ChannelSourceHandle`] (it is idle when nothing was sent).
 //! - [`CollectSink`]: collects batches into a shared `Vec`.
+//! - [`FailAfter`]: wraps a source to fail after a number of polls (tests of recovery).
 //! - [`TxnSink`]: a two-phase-commit sink: batches become visible when their checkpoint
 //!   completes (exactly-once, for tests of checkpoints and recovery).
 
+mod fail;
 mod txn;
 
+pub use fail::FailAfter;
 pub use txn::TxnSink;
 
 use std::collections::{BTreeMap, VecDeque};

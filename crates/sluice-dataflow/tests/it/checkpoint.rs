@@ -2,83 +2,20 @@
 //! checkpoint commits exactly the output of an uninterrupted run; savepoints resume at another
 //! parallelism; state that does not fit the job is refused.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_schema::SchemaRef;
 use sluice_checkpoint::{CheckpointStore, Target};
 use sluice_dataflow::checkpoint::{Checkpointing, Restore};
-use sluice_dataflow::memory::{ChannelSource, TxnSink, VecSource};
+use sluice_dataflow::memory::{ChannelSource, FailAfter, TxnSink, VecSource};
 use sluice_dataflow::ops::{count, max, sum};
-use sluice_dataflow::source::{Poll, Source, SourceReader};
 use sluice_dataflow::window::WindowSpec;
-use sluice_dataflow::{DataflowError, JobReport, Pipeline, Result};
-use sluice_types::{ErrorKind, Retry};
+use sluice_dataflow::{JobReport, Pipeline, Result};
 
 use crate::pipeline::{events, schema, table, to_batches, Event, Table, WINDOW};
 
 const BOUND: i64 = 200;
 
-/// A source that sleeps a little per poll and fails after a number of polls (over all its
-/// readers), like a process killed mid-run.
-struct Flaky {
-    inner: VecSource,
-    polls_left: Arc<AtomicI64>,
-}
-
-struct FlakyReader {
-    inner: Box<dyn SourceReader>,
-    polls_left: Arc<AtomicI64>,
-}
-
-impl Source for Flaky {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn partitions(&self) -> usize {
-        self.inner.partitions()
-    }
-
-    fn split(self: Box<Self>, n: usize) -> Result<Vec<Box<dyn SourceReader>>> {
-        let readers = Box::new(self.inner).split(n)?;
-        Ok(readers
-            .into_iter()
-            .map(|inner| {
-                Box::new(FlakyReader { inner, polls_left: Arc::clone(&self.polls_left) })
-                    as Box<dyn SourceReader>
-            })
-            .collect())
-    }
-
-    fn replayable(&self) -> bool {
-        true
-    }
-
-    fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
-        self.inner.restore(positions)
-    }
-}
-
-impl SourceReader for FlakyReader {
-    fn partitions(&self) -> Vec<usize> {
-        self.inner.partitions()
-    }
-
-    fn poll(&mut self, max_rows: usize, timeout: Duration) -> Result<Poll> {
-        std::thread::sleep(Duration::from_micros(300));
-        if self.polls_left.fetch_sub(1, Ordering::SeqCst) <= 0 {
-            return Err(DataflowError::connector("injected failure", ErrorKind::Internal, Retry::No));
-        }
-        self.inner.poll(max_rows, timeout)
-    }
-
-    fn positions(&self) -> Option<Vec<(usize, Vec<u8>)>> {
-        self.inner.positions()
-    }
-}
+const PACE: Duration = Duration::from_micros(300);
 
 /// The whole expected output: with disorder within the bound, no row is late.
 fn expected(parts: &[Vec<Event>]) -> Table {
@@ -114,7 +51,7 @@ fn windowed(
     Pipeline::new("pv")
         .parallelism(parallelism)
         .batch_size(20)
-        .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(polls)) })
+        .source(FailAfter::new(inner, polls, PACE))
         .event_time("ts", Duration::from_millis(BOUND as u64))
         .key_by(["url"])
         .window(spec)
@@ -257,7 +194,7 @@ fn stop_with_savepoint_then_resume_at_another_parallelism() {
     let running = Pipeline::new("pv")
         .parallelism(2)
         .batch_size(20)
-        .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(i64::MAX)) })
+        .source(FailAfter::new(inner, i64::MAX, PACE))
         .event_time("ts", Duration::from_millis(BOUND as u64))
         .key_by(["url"])
         .window(WindowSpec::tumbling(WINDOW).expect("spec"))
@@ -332,7 +269,7 @@ fn a_store_that_fails_stops_the_job_after_the_tolerated_failures() {
     let running = Pipeline::new("pv")
         .parallelism(1)
         .batch_size(20)
-        .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(i64::MAX)) })
+        .source(FailAfter::new(inner, i64::MAX, PACE))
         .event_time("ts", Duration::from_millis(BOUND as u64))
         .key_by(["url"])
         .window(WindowSpec::tumbling(WINDOW).expect("spec"))
@@ -403,7 +340,7 @@ fn late_rows_after_a_restore_stay_late() {
         Pipeline::new("pv")
             .parallelism(2)
             .batch_size(20)
-            .source(Flaky { inner, polls_left: Arc::new(AtomicI64::new(polls)) })
+            .source(FailAfter::new(inner, polls, PACE))
             .event_time("ts", Duration::from_millis(BOUND as u64))
             .key_by(["url"])
             .window(WindowSpec::tumbling(WINDOW).expect("spec"))

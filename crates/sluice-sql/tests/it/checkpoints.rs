@@ -5,18 +5,6 @@ use std::path::Path;
 
 use sluice_sql::{compile, RunOptions};
 
-const JOB: &str = "
-SET 'execution.checkpointing.interval' = '50 ms';
-SET 'sluice.source.rows-per-second' = '2000';
-CREATE TABLE views (ts TIMESTAMP(3), url STRING, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
-  WITH ('connector' = 'filesystem', 'path' = 'views.jsonl', 'format' = 'json');
-CREATE TABLE counts (window_start TIMESTAMP(3), url STRING, views BIGINT)
-  WITH ('connector' = 'filesystem', 'path' = 'out/', 'format' = 'json');
-INSERT INTO counts
-SELECT window_start, url, COUNT(*) FROM TABLE(TUMBLE(TABLE views, DESCRIPTOR(ts), INTERVAL '1' SECOND))
-GROUP BY window_start, window_end, url;
-";
-
 /// The rows in the visible files of `dir`, sorted.
 fn visible_rows(dir: &Path) -> Vec<String> {
     let mut rows = Vec::new();
@@ -44,7 +32,7 @@ fn a_checkpointed_job_resumes_and_adds_nothing_after_its_end() -> Result<(), Box
         job_name: Some("views".into()),
         ..RunOptions::default()
     };
-    let script = compile(JOB)?;
+    let script = compile(&variant("", "", "COUNT(*)"))?;
     let first = script.spawn(&options)?.join()?;
     assert!(first[0].1.checkpoints > 0, "a 0.5 s job with a 50 ms interval checkpoints");
     assert!(dir.path().join("data/checkpoints/views").is_dir());
@@ -57,8 +45,9 @@ fn a_checkpointed_job_resumes_and_adds_nothing_after_its_end() -> Result<(), Box
     Ok(())
 }
 
-/// The job above, paced and with room for changes: `{filter}` after `FROM`, `{columns}`
-/// in the output, `{aggregate}` instead of `COUNT(*)`.
+/// The page-view count from `views.jsonl` to part files in `out/`, checkpointed every 50 ms
+/// and paced to 2000 rows/s, with room for changes: `{filter}` after `FROM`, `{columns}` in
+/// the output, `{aggregate}` instead of `COUNT(*)`.
 fn variant(filter: &str, columns: &str, aggregate: &str) -> String {
     format!(
         "
