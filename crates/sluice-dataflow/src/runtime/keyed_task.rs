@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use sluice_state::{MemoryAccount, MemoryTracker};
@@ -174,6 +175,7 @@ impl KeyedStage {
         let Some(align) = self.align.take_if(|a| a.complete(&self.ended)) else { return Ok(Step::Continue) };
         if let Some(c) = &self.checkpoint {
             let mut files = Vec::new();
+            let started = Instant::now();
             for ((name, op), id) in self.chain.ops.iter_mut().zip(&c.operator_ids) {
                 let scope =
                     StateScope { operator_id: id, key_groups: c.key_groups, range: c.range, task: c.task };
@@ -186,6 +188,8 @@ impl KeyedStage {
                     }
                 }
             }
+            let pause = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.metrics.last_snapshot_pause_us.store(pause, Ordering::Relaxed);
             c.link.ack(Ack::Keyed { id: align.barrier.id, task: c.task, files });
         }
         self.forward(Message::Barrier(align.barrier))?;

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub last_checkpoint_ms: AtomicU64,
     /// Bytes of state in the last completed checkpoint.
     pub last_checkpoint_bytes: AtomicU64,
+    /// How long the last keyed task to pass a barrier spent writing its operators' state, in
+    /// µs: the pause its input sees (the rest of a checkpoint runs beside the tasks).
+    pub last_snapshot_pause_us: AtomicU64,
     /// The sink's input watermark (min over its upstreams), as ms.
     watermark: AtomicI64,
 }
@@ -52,6 +55,7 @@ impl Default for Metrics {
             checkpoints_failed: AtomicU64::new(0),
             last_checkpoint_ms: AtomicU64::new(0),
             last_checkpoint_bytes: AtomicU64::new(0),
+            last_snapshot_pause_us: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
         }
     }
@@ -93,6 +97,7 @@ impl Metrics {
             checkpoints_failed: self.checkpoints_failed.load(Ordering::Relaxed),
             last_checkpoint_ms: self.last_checkpoint_ms.load(Ordering::Relaxed),
             last_checkpoint_bytes: self.last_checkpoint_bytes.load(Ordering::Relaxed),
+            last_snapshot_pause_us: self.last_snapshot_pause_us.load(Ordering::Relaxed),
             watermark: self.watermark(),
         }
     }
@@ -123,6 +128,8 @@ pub struct MetricsSnapshot {
     pub last_checkpoint_ms: u64,
     /// Bytes of state in the last completed checkpoint.
     pub last_checkpoint_bytes: u64,
+    /// The last keyed task's pause to write its state at a barrier, in µs.
+    pub last_snapshot_pause_us: u64,
     /// The sink's input watermark.
     pub watermark: Watermark,
 }
