@@ -171,14 +171,21 @@ where
         let fingerprint = self.fingerprint(target.schema);
         self.watermark = open_all(readers, target, &fingerprint)?;
         self.open_from = self.grid.open_from(self.watermark, self.lateness);
+        // Sections read and their entries: the average sizes a growing pane for the groups left.
+        let (mut sections, mut restored) = (0usize, 0usize);
         for reader in readers.iter_mut().filter(|r| overlaps(r.header().range, target.range)) {
             while let Some(section) = reader.next_section()? {
                 if !target.range.contains(section.group()) {
                     continue;
                 }
-                // PERF: tumbling state has one open pane per window: size a growing pane for the
-                // rest of the section at once (bounded: entries <= payload bytes).
+                // PERF: tumbling state has one open pane per window: size a full pane at once for
+                // the rest of the section (bounded: entries <= payload bytes) and, at the average
+                // so far, for the groups after it (so it grows a couple of times, not ~log2(n)).
                 let mut remaining = usize::try_from(section.entries()).unwrap_or(0);
+                let groups_left = (target.range.end.saturating_sub(section.group().0 + 1)) as usize;
+                let average = restored / sections.max(1);
+                sections += 1;
+                restored += remaining;
                 let tumbling = self.grid.is_tumbling();
                 section.decode_entries(|(start, key, acc): (i64, K, A::Acc)| {
                     remaining = remaining.saturating_sub(1);
@@ -201,7 +208,7 @@ where
                         return Err(section.error(0, format!("pane {start} vanished")));
                     };
                     if tumbling && accs.len() == accs.capacity() {
-                        accs.reserve(remaining + 1);
+                        accs.reserve(remaining + 1 + average.saturating_mul(groups_left));
                     }
                     match accs.entry(key) {
                         Entry::Vacant(slot) => {
