@@ -108,6 +108,7 @@
 mod aggregator;
 mod aligned;
 mod partial;
+mod sections;
 mod session;
 mod snapshot;
 mod spec;

@@ -37,6 +37,7 @@ use sluice_state::snapshot::{SnapshotHeader, SnapshotReader, SnapshotSummary, Sn
 use sluice_state::{KeyGroupRange, KeyGroups, StateError};
 
 use super::aligned::Pane;
+use super::sections::{hashed, Sections};
 use super::session::{KeySessions, Session};
 use super::{AlignedWindows, SessionWindows, WindowAggregator};
 use crate::aggregate::Aggregate;
@@ -131,34 +132,23 @@ where
     ) -> Result<(W, SnapshotSummary)> {
         let header = target.header(self.fingerprint(target.schema), self.watermark);
         let mut writer = SnapshotWriter::new(target.name, out, header)?;
-        // PERF: one pass buckets references by group (24 bytes per entry), a second writes.
-        let mut buckets: Vec<Vec<(i64, &K, &A::Acc)>> = vec![Vec::new(); target.range.len() as usize];
+        // PERF: one pass hashes and encodes every entry into its group's buffer (see `sections`).
+        let mut sections = Sections::new(target, self.entries);
         for pane in &self.panes {
-            for (key, acc) in &pane.accs {
-                let group = target.key_groups.group_for_hash(key_hash(key));
-                let bucket = target.range.index_of(group).and_then(|i| buckets.get_mut(i));
-                let Some(bucket) = bucket else {
-                    return Err(StateError::KeyGroupNotOwned {
-                        group: group.0,
-                        range: target.range.to_string(),
-                    });
-                };
-                bucket.push((pane.start, key, acc));
-            }
+            let start = pane.start;
+            hashed(
+                pane.accs.iter(),
+                |(key, _)| key_hash(key),
+                |hash, (key, acc)| {
+                    sections.push(hash, |out| {
+                        start.encode(out);
+                        key.encode(out);
+                        acc.encode(out);
+                    })
+                },
+            )?;
         }
-        for (group, bucket) in target.range.iter().zip(&buckets) {
-            if bucket.is_empty() {
-                continue;
-            }
-            writer.begin_group(group)?;
-            for (start, key, acc) in bucket {
-                writer.entry_with(|out| {
-                    start.encode(out);
-                    key.encode(out);
-                    acc.encode(out);
-                })?;
-            }
-        }
+        sections.write_to(&mut writer)?;
         writer.finish()
     }
 
@@ -181,14 +171,21 @@ where
         let fingerprint = self.fingerprint(target.schema);
         self.watermark = open_all(readers, target, &fingerprint)?;
         self.open_from = self.grid.open_from(self.watermark, self.lateness);
+        // Sections read and their entries: the average sizes a growing pane for the groups left.
+        let (mut sections, mut restored) = (0usize, 0usize);
         for reader in readers.iter_mut().filter(|r| overlaps(r.header().range, target.range)) {
             while let Some(section) = reader.next_section()? {
                 if !target.range.contains(section.group()) {
                     continue;
                 }
-                // PERF: tumbling state has one open pane per window: size a growing pane for the
-                // rest of the section at once (bounded: entries <= payload bytes).
+                // PERF: tumbling state has one open pane per window: size a full pane at once for
+                // the rest of the section (bounded: entries <= payload bytes) and, at the average
+                // so far, for the groups after it (so it grows a couple of times, not ~log2(n)).
                 let mut remaining = usize::try_from(section.entries()).unwrap_or(0);
+                let groups_left = (target.range.end.saturating_sub(section.group().0 + 1)) as usize;
+                let average = restored / sections.max(1);
+                sections += 1;
+                restored += remaining;
                 let tumbling = self.grid.is_tumbling();
                 section.decode_entries(|(start, key, acc): (i64, K, A::Acc)| {
                     remaining = remaining.saturating_sub(1);
@@ -211,7 +208,7 @@ where
                         return Err(section.error(0, format!("pane {start} vanished")));
                     };
                     if tumbling && accs.len() == accs.capacity() {
-                        accs.reserve(remaining + 1);
+                        accs.reserve(remaining + 1 + average.saturating_mul(groups_left));
                     }
                     match accs.entry(key) {
                         Entry::Vacant(slot) => {
@@ -262,32 +259,26 @@ where
     ) -> Result<(W, SnapshotSummary)> {
         let header = target.header(self.fingerprint(target.schema), self.watermark);
         let mut writer = SnapshotWriter::new(target.name, out, header)?;
-        let mut buckets: Vec<Vec<KeyRef<'_, K, A::Acc>>> = vec![Vec::new(); target.range.len() as usize];
-        for slot in &self.keys {
-            let Some(key) = slot.key.as_ref().filter(|_| !slot.sessions.is_empty()) else { continue };
-            let group = target.key_groups.group_for_hash(key_hash(key));
-            let Some(bucket) = target.range.index_of(group).and_then(|i| buckets.get_mut(i)) else {
-                return Err(StateError::KeyGroupNotOwned { group: group.0, range: target.range.to_string() });
-            };
-            bucket.push((key, &slot.sessions));
-        }
-        for (group, bucket) in target.range.iter().zip(&buckets) {
-            if bucket.is_empty() {
-                continue;
-            }
-            writer.begin_group(group)?;
-            for (key, sessions) in bucket {
-                writer.entry_with(|out| {
+        let mut sections = Sections::new(target, self.slots.len());
+        let keys = self.keys.iter().filter_map(|slot| {
+            slot.key.as_ref().filter(|_| !slot.sessions.is_empty()).map(|key| (key, slot.sessions.as_slice()))
+        });
+        hashed(
+            keys,
+            |(key, _)| key_hash(key),
+            |hash, (key, sessions): KeyRef<'_, K, A::Acc>| {
+                sections.push(hash, |out| {
                     key.encode(out);
                     encode_len(sessions.len(), out);
-                    for s in *sessions {
+                    for s in sessions {
                         s.start.encode(out);
                         s.end.encode(out);
                         s.acc.encode(out);
                     }
-                })?;
-            }
-        }
+                })
+            },
+        )?;
+        sections.write_to(&mut writer)?;
         writer.finish()
     }
 

@@ -182,6 +182,12 @@ fn damaged_or_foreign_window_snapshots_are_refused() -> Result<(), StateError> {
         };
         let (bytes, summary) = task.snapshot(&all, key_hash, Vec::new())?;
         assert!(summary.sections >= 2, "{summary:?}");
+        // A task that holds a key outside its groups has a bug upstream: refused, not written.
+        for range in [groups.range_for_task(0, 2)?, groups.range_for_task(1, 2)?] {
+            let half = SnapshotTarget { range, ..all };
+            let err = task.snapshot(&half, key_hash, Vec::new()).err();
+            assert!(matches!(err, Some(StateError::KeyGroupNotOwned { .. })), "{range}: {err:?}");
+        }
         let restore = |bytes: &[u8], spec: &WindowSpec| -> Result<Task, StateError> {
             let mut fresh = Task::new(spec, agg());
             fresh.restore(&all, key_hash, &mut [SnapshotReader::open("w", bytes)?])?;

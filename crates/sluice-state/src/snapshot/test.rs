@@ -95,6 +95,9 @@ fn writer_refuses_groups_out_of_order_or_range() -> Result<()> {
     writer.begin_group(KeyGroup(5))?;
     assert!(writer.begin_group(KeyGroup(5)).is_err());
     assert!(writer.begin_group(KeyGroup(8)).is_err());
+    assert!(writer.section(KeyGroup(5), 0, &[]).is_err());
+    writer.section(KeyGroup(6), 0, &[])?;
+    assert!(writer.entry(&1u8).is_err(), "a whole section stays closed");
     let bad = SnapshotHeader::new("op", "fp", KeyGroups::new(16)?, KeyGroupRange::new(4, 17));
     assert!(SnapshotWriter::new("test", Vec::new(), bad).is_err());
     Ok(())
@@ -129,6 +132,34 @@ proptest! {
         let (header, back) = read(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(header.meta, meta);
         prop_assert_eq!(back, groups);
+    }
+
+    #[test]
+    fn whole_sections_write_the_same_bytes_as_entries(
+        groups in prop::collection::btree_map(0u32..16, prop::collection::vec((".{0,8}", any::<i64>()), 0..5), 0..6),
+        meta in prop::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let groups: Vec<(u32, Vec<(String, i64)>)> = groups.into_iter().collect();
+        let fail = |e: StateError| TestCaseError::fail(e.to_string());
+        let expected = write(KeyGroupRange::new(0, 16), &groups, meta.clone()).map_err(fail)?;
+        let header = SnapshotHeader::new("op", "fp", KeyGroups::new(16).map_err(fail)?, KeyGroupRange::new(0, 16))
+            .with_meta(meta);
+        let mut writer = SnapshotWriter::new("test", Vec::new(), header).map_err(fail)?;
+        for (i, (group, entries)) in groups.iter().enumerate() {
+            if i % 2 == 0 {
+                let mut payload = Vec::new();
+                entries.iter().for_each(|e| crate::codec::StateCodec::encode(e, &mut payload));
+                writer.section(KeyGroup(*group), entries.len() as u64, &payload).map_err(fail)?;
+            } else {
+                writer.begin_group(KeyGroup(*group)).map_err(fail)?;
+                for entry in entries {
+                    writer.entry(entry).map_err(fail)?;
+                }
+            }
+        }
+        let (bytes, summary) = writer.finish().map_err(fail)?;
+        prop_assert_eq!(summary.bytes, bytes.len() as u64);
+        prop_assert_eq!(bytes, expected);
     }
 
     #[test]

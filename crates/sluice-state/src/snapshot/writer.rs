@@ -159,6 +159,20 @@ impl<W: Write> SnapshotWriter<W> {
         Ok(())
     }
 
+    /// Writes the whole section of `group` at once: `entries` values already encoded back to
+    /// back in `payload` (for state encoded by group in one pass, then written in group order).
+    /// Closes the open section first; the section stays closed. The bytes are those
+    /// [`begin_group`](Self::begin_group) and `entries` calls would write.
+    ///
+    /// # Errors
+    /// As [`begin_group`](Self::begin_group); [`StateError::InvalidConfig`] for a payload over
+    /// 4 GiB; [`StateError::Io`] if writing fails.
+    pub fn section(&mut self, group: KeyGroup, entries: u64, payload: &[u8]) -> Result<()> {
+        self.begin_group(group)?;
+        self.open = None;
+        self.write_section(group, entries, payload)
+    }
+
     /// Closes the open section and writes the footer; returns the writer and a summary. The
     /// caller flushes and syncs the writer.
     ///
@@ -180,11 +194,19 @@ impl<W: Write> SnapshotWriter<W> {
 
     fn close_section(&mut self) -> Result<()> {
         let Some((group, entries)) = self.open.take() else { return Ok(()) };
-        let len = u32::try_from(self.payload.len()).map_err(|_| {
+        let payload = std::mem::take(&mut self.payload);
+        let written = self.write_section(group, entries, &payload);
+        self.payload = payload;
+        self.payload.clear();
+        written
+    }
+
+    fn write_section(&mut self, group: KeyGroup, entries: u64, payload: &[u8]) -> Result<()> {
+        let len = u32::try_from(payload.len()).map_err(|_| {
             StateError::InvalidConfig(format!(
                 "snapshot {}: {group} holds {} bytes, more than a section's 4 GiB",
                 self.name,
-                self.payload.len()
+                payload.len()
             ))
         })?;
         let mut head = [0u8; SECTION_HEAD_LEN + 4];
@@ -192,14 +214,10 @@ impl<W: Write> SnapshotWriter<W> {
         head[1..5].copy_from_slice(&group.0.to_le_bytes());
         head[5..13].copy_from_slice(&entries.to_le_bytes());
         head[13..17].copy_from_slice(&len.to_le_bytes());
-        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[..SECTION_HEAD_LEN]), &self.payload);
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[..SECTION_HEAD_LEN]), payload);
         head[17..21].copy_from_slice(&crc.to_le_bytes());
         self.write(&head)?;
-        let payload = std::mem::take(&mut self.payload);
-        let written = self.write(&payload);
-        self.payload = payload;
-        self.payload.clear();
-        written?;
+        self.write(payload)?;
         self.sections += 1;
         self.entries += entries;
         Ok(())
