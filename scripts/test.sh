@@ -13,6 +13,16 @@ cargo fmt --all --check
 step "lint: cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The Kafka tests talk to a real Kafka-protocol broker (tansu, see scripts/kafka-broker.sh):
+# started here, stopped on exit, failed or not. With SLUICE_KAFKA_BOOTSTRAP set, a Kafka test
+# that cannot reach the broker fails instead of skipping.
+step "kafka test broker: scripts/kafka-broker.sh start"
+export SLUICE_KAFKA_DIR="${SLUICE_KAFKA_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-kafka.XXXXXX")}"
+trap 'bash scripts/kafka-broker.sh stop || true' EXIT
+SLUICE_KAFKA_BOOTSTRAP="$(bash scripts/kafka-broker.sh start)"
+export SLUICE_KAFKA_BOOTSTRAP
+echo "SLUICE_KAFKA_BOOTSTRAP=$SLUICE_KAFKA_BOOTSTRAP"
+
 if cargo nextest --version >/dev/null 2>&1; then
     step "tests: cargo nextest run --workspace --no-fail-fast"
     cargo nextest run --workspace --no-fail-fast
