@@ -234,7 +234,7 @@ fn exactly_once_sink_commits_per_checkpoint_and_a_restart_fences_the_zombie() {
     let topic = unique("txn");
     create_topic(&b, &topic, 1);
     let prefix = unique("job");
-    let config = KafkaConfig::new(&b).timeout(Duration::from_secs(20));
+    let config = KafkaConfig::new(&b).timeout(Duration::from_secs(8));
     let mut first = KafkaSink::new(config.clone(), &topic)
         .expect("sink")
         .delivery_guarantee(DeliveryGuarantee::ExactlyOnce)
@@ -259,7 +259,14 @@ fn exactly_once_sink_commits_per_checkpoint_and_a_restart_fences_the_zombie() {
         .expect("prefix");
     restarted.recover(&pending).expect("recover fences the zombie");
     let err = first.commit(2, &second_pending).expect_err("the zombie is fenced");
-    assert!(err.to_string().contains("committing transaction"), "{err}");
+    // Kafka answers the zombie's EndTxn with PRODUCER_FENCED; tansu 0.6 never answers it, so
+    // here the commit fails by timing out. Either way it must not succeed.
+    eprintln!("zombie commit: {err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("committing transaction") && (msg.contains("fenced") || msg.contains("Timed out")),
+        "{msg}"
+    );
     restarted.write(&counts(&["/c"], &[3])).expect("write");
     restarted.finish().expect("finish commits");
 
