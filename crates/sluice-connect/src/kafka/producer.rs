@@ -205,7 +205,7 @@ impl Transactions {
         }
         self.next_slot = self.next_slot.max(slots);
         // Begin with the lowest slot, so that a job that keeps up uses slots 0 and 1.
-        self.free.sort_by(|a, b| b.0.cmp(&a.0));
+        self.free.sort_by_key(|f| std::cmp::Reverse(f.0));
         Ok(())
     }
 }
