@@ -13,7 +13,8 @@
 //!   output; a restart writes again what followed it.
 //! - `ExactlyOnce`: a Kafka transaction per checkpoint, committed when the checkpoint
 //!   completes; `read_committed` consumers see each row once. Transactional ids are
-//!   `<prefix>-<slot>` (see `producer`).
+//!   `<prefix>-<slot>`; each transaction also commits a marker offset (group `<prefix>`) that
+//!   tells a restart whether its checkpoint's output committed (see `producer`).
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
@@ -98,7 +99,7 @@ impl KafkaSink {
         if prefix.is_empty() {
             return Err(errors::user(format!("{}: the transactional id prefix is empty", self.context)));
         }
-        self.txns = Some(Transactions::new(self.config.clone(), prefix, &self.context));
+        self.txns = Some(Transactions::new(self.config.clone(), &self.topic, prefix, &self.context));
         Ok(self)
     }
 
@@ -221,9 +222,9 @@ impl Sink for KafkaSink {
         }
     }
 
-    fn pre_commit(&mut self, _id: u64) -> Result<Vec<String>> {
+    fn pre_commit(&mut self, id: u64) -> Result<Vec<String>> {
         match self.guarantee {
-            DeliveryGuarantee::ExactlyOnce => self.transactions()?.pre_commit(),
+            DeliveryGuarantee::ExactlyOnce => self.transactions()?.pre_commit(id),
             DeliveryGuarantee::AtLeastOnce => self.flush_plain().map(|()| Vec::new()),
             DeliveryGuarantee::None => self.flush().map(|()| Vec::new()),
         }
