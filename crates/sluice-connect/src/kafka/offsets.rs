@@ -10,6 +10,11 @@
 //! position reaches the high watermark of a *Fetch* response), and takes one past the last
 //! offset seen if that is further. On a correct broker this reads one record per partition.
 //! A record appended meanwhile may be included: the bound is "the end at about the start".
+//!
+//! # The offset for a timestamp
+//! Likewise, `ListOffsets` by timestamp may answer with the base offset of the batch holding
+//! the first record at or after the timestamp (tansu again). [`for_timestamp`] reads from the
+//! answer and takes the first record whose timestamp is at or after the one asked for.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -171,14 +176,59 @@ pub(crate) fn for_timestamp(
     let found = consumer
         .offsets_for_times(tpl, config.request_timeout())
         .map_err(|e| error(&format!("{context}: offsets for timestamp {timestamp_ms}"), &e))?;
+    // The answer may be the base offset of the batch holding the record (tansu): skip the
+    // records before it that are older than the timestamp. On Kafka this reads one record.
+    let mut scan = TopicPartitionList::new();
     let mut out = BTreeMap::new();
     for e in found.elements() {
         let p = usize::try_from(e.partition()).unwrap_or(usize::MAX);
-        let offset = match e.offset() {
-            Offset::Offset(o) if o >= 0 => Some(to_offset(o)),
-            _ => None,
-        };
-        out.insert(p, offset);
+        match e.offset() {
+            Offset::Offset(o) if o >= 0 => {
+                scan.add_partition_offset(topic, e.partition(), Offset::Offset(o))
+                    .map_err(|e| error(context, &e))?;
+            }
+            _ => {
+                out.insert(p, None);
+            }
+        }
+    }
+    if scan.count() == 0 {
+        return Ok(out);
+    }
+    let reader = consumer(config, context, true)?;
+    reader.assign(&scan).map_err(|e| error(&format!("{context}: assigning {topic}"), &e))?;
+    let mut open = scan.count();
+    let deadline = Instant::now() + config.request_timeout();
+    while open > 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(errors::user(format!(
+                "{context}: finding the offsets for timestamp {timestamp_ms} took longer than {:?}",
+                config.request_timeout()
+            )));
+        }
+        match reader.poll(deadline - now) {
+            None => {}
+            Some(Ok(m)) => {
+                let p = usize::try_from(m.partition()).unwrap_or(usize::MAX);
+                let at_or_after = m.timestamp().to_millis().is_some_and(|t| t >= timestamp_ms);
+                if at_or_after && !out.contains_key(&p) {
+                    out.insert(p, Some(to_offset(m.offset())));
+                    open -= 1;
+                    let mut done = TopicPartitionList::new();
+                    done.add_partition(topic, m.partition());
+                    let _ = reader.pause(&done);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                let p = usize::try_from(p).unwrap_or(usize::MAX);
+                if !out.contains_key(&p) {
+                    out.insert(p, None); // only older records: start at the end
+                    open -= 1;
+                }
+            }
+            Some(Err(e)) => return Err(error(&format!("{context}: reading {topic}"), &e)),
+        }
     }
     Ok(out)
 }

@@ -4,8 +4,8 @@
 //! that cannot be reached fails them.
 //!
 //! Known tansu limits these tests take into account (see ARCHITECTURE.md, "Running on Kafka"):
-//! `ListOffsets(LATEST)` answers short of the end (the bounded test checks the source finds the
-//! real end anyway), and a `read_committed` consumer also sees aborted records (so no test here
+//! `ListOffsets(LATEST)` answers short of the end and `ListOffsets(timestamp)` with a batch's
+//! base offset (the bounded and startup tests check the source finds the right offsets anyway), and a `read_committed` consumer also sees aborted records (so no test here
 //! asserts that aborted output is hidden: that would pass or fail by the broker's bug, not ours).
 
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use sluice_connect::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource};
+use sluice_connect::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, StartupMode};
 use sluice_dataflow::sink::Sink;
 use sluice_dataflow::source::{Poll, Source, SourceReader};
 
@@ -288,4 +288,80 @@ fn exactly_once_sink_commits_per_checkpoint_and_a_restart_fences_the_zombie() {
     assert!(got.contains(&r#"{"url":"/a","views":1}"#.to_string()), "{got:?}");
     assert!(got.contains(&r#"{"url":"/c","views":3}"#.to_string()), "{got:?}");
     assert_eq!(got.iter().filter(|v| v.contains("/a")).count(), 1, "{got:?}");
+}
+
+/// Produces views `from..to` to partition 0 with record timestamps `(i + 1) * 1000` (a
+/// timestamp of 0 would mean "now" to the client).
+fn produce_timed(bootstrap: &str, topic: &str, from: i64, to: i64) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    for i in from..to {
+        let v = view(i, "/t", i);
+        producer
+            .send(BaseRecord::<(), str>::to(topic).partition(0).payload(&v).timestamp((i + 1) * 1000))
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(20)).expect("flush");
+}
+
+/// The `ts` values of `batches`, sorted.
+fn ts_values(batches: &BTreeMap<usize, Vec<RecordBatch>>) -> Vec<i64> {
+    let all: Vec<RecordBatch> = batches.values().flatten().cloned().collect();
+    rows(&all).into_iter().map(|(ts, _)| ts).collect()
+}
+
+#[test]
+fn startup_modes_start_where_flink_would() {
+    let Some(b) = bootstrap() else { return };
+    let topic = unique("startup");
+    create_topic(&b, &topic, 1);
+    produce_timed(&b, &topic, 0, 10);
+    let open = |mode: StartupMode, config: KafkaConfig| {
+        let source =
+            KafkaSource::new(config, &topic, views_schema()).expect("source").startup(mode).bounded_latest();
+        drain(&mut Box::new(source).split(1).expect("split"), None)
+    };
+    assert_eq!(ts_values(&open(StartupMode::Earliest, KafkaConfig::new(&b))), (0..10).collect::<Vec<_>>());
+    // All 10 records are in one batch: tansu answers ListOffsets(6500) with the batch's base
+    // offset 0, so this checks the source's own look-up of the first record at/after 6500.
+    assert_eq!(ts_values(&open(StartupMode::Timestamp(6500), KafkaConfig::new(&b))), vec![6, 7, 8, 9]);
+    assert!(
+        ts_values(&open(StartupMode::Timestamp(99_000), KafkaConfig::new(&b))).is_empty(),
+        "after the end"
+    );
+    assert!(ts_values(&open(StartupMode::Latest, KafkaConfig::new(&b))).is_empty(), "latest = the end");
+
+    // Committed offsets of a group; without one, `auto.offset.reset` decides.
+    let group = unique("group");
+    let committer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &b).set("group.id", &group).create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, Offset::Offset(4)).expect("offset");
+    committer.commit(&tpl, rdkafka::consumer::CommitMode::Sync).expect("commit");
+    let with_group = KafkaConfig::new(&b).property("group.id", &group);
+    assert_eq!(ts_values(&open(StartupMode::GroupOffsets, with_group)), (4..10).collect::<Vec<_>>());
+    let fresh_group =
+        KafkaConfig::new(&b).property("group.id", &unique("none")).property("auto.offset.reset", "latest");
+    assert!(
+        ts_values(&open(StartupMode::GroupOffsets, fresh_group)).is_empty(),
+        "no commit: reset to latest"
+    );
+
+    // Unbounded from the end: only what is produced after the start.
+    let source = KafkaSource::new(KafkaConfig::new(&b), &topic, views_schema())
+        .expect("source")
+        .startup(StartupMode::Latest);
+    let mut readers = Box::new(source).split(1).expect("split");
+    produce_timed(&b, &topic, 10, 13);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < 3 && Instant::now() < deadline {
+        if let Poll::Batch { batch, .. } = readers[0].poll(10, Duration::from_millis(100)).expect("poll") {
+            seen.extend(rows(&[batch]).into_iter().map(|(ts, _)| ts));
+        }
+    }
+    assert_eq!(seen, vec![10, 11, 12]);
 }
