@@ -195,7 +195,7 @@ pub(crate) fn for_timestamp(
     if scan.count() == 0 {
         return Ok(out);
     }
-    let reader = consumer(config, context, true)?;
+    let reader = self::consumer(config, context, true)?;
     reader.assign(&scan).map_err(|e| error(&format!("{context}: assigning {topic}"), &e))?;
     let mut open = scan.count();
     let deadline = Instant::now() + config.request_timeout();
