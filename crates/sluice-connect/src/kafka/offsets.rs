@@ -222,8 +222,8 @@ pub(crate) fn for_timestamp(
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 let p = usize::try_from(p).unwrap_or(usize::MAX);
-                if !out.contains_key(&p) {
-                    out.insert(p, None); // only older records: start at the end
+                if let std::collections::btree_map::Entry::Vacant(e) = out.entry(p) {
+                    e.insert(None); // only older records: start at the end
                     open -= 1;
                 }
             }
