@@ -22,6 +22,7 @@
 mod config;
 mod offsets;
 mod producer;
+mod reader;
 mod sink;
 mod source;
 
