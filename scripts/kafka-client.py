@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A third-party Kafka client (Python confluent-kafka) for Sluice's Kafka tests and examples.
 
+    kafka-client.py BOOTSTRAP create TOPIC PARTITIONS      # creates the topic
     kafka-client.py BOOTSTRAP produce TOPIC [PARTITIONS]   # JSON lines on stdin, one record each,
                                                            # round-robin over the partitions
     kafka-client.py BOOTSTRAP consume TOPIC COUNT [SECS]   # read_committed from the beginning of
@@ -14,6 +15,13 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def create(bootstrap, topic, partitions):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result(30)
 
 
 def produce(bootstrap, topic, partitions):
@@ -69,7 +77,9 @@ def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     bootstrap, command, topic = sys.argv[1:4]
-    if command == "produce":
+    if command == "create":
+        create(bootstrap, topic, int(sys.argv[4]))
+    elif command == "produce":
         produce(bootstrap, topic, int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     elif command == "consume":
         consume(bootstrap, topic, int(sys.argv[4]), float(sys.argv[5]) if len(sys.argv) > 5 else 2.0)
