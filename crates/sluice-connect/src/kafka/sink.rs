@@ -202,7 +202,11 @@ impl Sink for KafkaSink {
         if let Some(p) = &self.plain {
             p.poll(std::time::Duration::ZERO);
             if let Some(e) = p.context().take_failure() {
-                return Err(errors::user(format!("{}: a record was not delivered: {e}", self.context)));
+                return Err(sluice_dataflow::DataflowError::connector(
+                    format!("{}: a record was not delivered: {e}", self.context),
+                    sluice_types::ErrorKind::External,
+                    sluice_types::Retry::WithBackoff,
+                ));
             }
         }
         Ok(())
