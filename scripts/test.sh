@@ -13,6 +13,10 @@ cargo fmt --all --check
 step "lint: cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The workspace build turns the `kafka` feature on; the crates must also build and lint without it.
+step "lint without kafka: cargo clippy -p sluice-connect -p sluice-sql --no-default-features --all-targets"
+cargo clippy -p sluice-connect -p sluice-sql --no-default-features --all-targets -- -D warnings
+
 # The Kafka tests talk to a real Kafka-protocol broker (tansu, see scripts/kafka-broker.sh):
 # started here, stopped on exit, failed or not. With SLUICE_KAFKA_BOOTSTRAP set, a Kafka test
 # that cannot reach the broker fails instead of skipping.

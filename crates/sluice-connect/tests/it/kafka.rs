@@ -12,14 +12,17 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
 use arrow_array::{Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use sluice_connect::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, StartupMode};
+use sluice_connect::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, LogMetadata, StartupMode};
 use sluice_dataflow::sink::Sink;
 use sluice_dataflow::source::{Poll, Source, SourceReader};
 
@@ -325,6 +328,24 @@ fn startup_modes_start_where_flink_would() {
         drain(&mut Box::new(source).split(1).expect("split"), None)
     };
     assert_eq!(ts_values(&open(StartupMode::Earliest, KafkaConfig::new(&b))), (0..10).collect::<Vec<_>>());
+
+    // The record timestamp, offset and partition as metadata columns.
+    let with_metadata = KafkaSource::new(KafkaConfig::new(&b), &topic, views_schema())
+        .expect("source")
+        .bounded_latest()
+        .metadata([
+            (Field::new("kafka_ts", DataType::Int64, false), LogMetadata::Timestamp),
+            (Field::new("kafka_offset", DataType::Int64, false), LogMetadata::Offset),
+        ])
+        .expect("metadata");
+    let got = drain(&mut Box::new(with_metadata).split(1).expect("split"), None);
+    let mut meta = Vec::new();
+    for batch in got.values().flatten() {
+        let ts = batch.column_by_name("kafka_ts").expect("kafka_ts").as_primitive::<Int64Type>();
+        let offset = batch.column_by_name("kafka_offset").expect("kafka_offset").as_primitive::<Int64Type>();
+        meta.extend((0..batch.num_rows()).map(|i| (offset.value(i), ts.value(i))));
+    }
+    assert_eq!(meta, (0..10).map(|i| (i, (i + 1) * 1000)).collect::<Vec<_>>());
     // All 10 records are in one batch: tansu answers ListOffsets(6500) with the batch's base
     // offset 0, so this checks the source's own look-up of the first record at/after 6500.
     assert_eq!(ts_values(&open(StartupMode::Timestamp(6500), KafkaConfig::new(&b))), vec![6, 7, 8, 9]);
