@@ -386,3 +386,59 @@ fn startup_modes_start_where_flink_would() {
     }
     assert_eq!(seen, vec![10, 11, 12]);
 }
+
+/// Runs an unbounded per-URL 1 s tumbling count over `topic` while views (0.1 s of event
+/// time apart) go to partition 0 every 50 ms, for at most `wait`; the number of windows emitted
+/// before the job is stopped.
+fn windows_while_running(b: &str, topic: &str, idle: Option<Duration>, wait: Duration) -> usize {
+    use sluice_dataflow::memory::CollectSink;
+    use sluice_dataflow::ops::count;
+    use sluice_dataflow::window::WindowSpec;
+    use sluice_dataflow::Pipeline;
+
+    let out = CollectSink::new();
+    let source = KafkaSource::new(KafkaConfig::new(b), topic, views_schema()).expect("source");
+    let mut pipeline = Pipeline::new("idle")
+        .parallelism(1)
+        .source(source)
+        .event_time("ts", Duration::ZERO)
+        .key_by(["url"])
+        .window(WindowSpec::tumbling(1000).expect("window"))
+        .aggregate([count().as_("views")])
+        .sink(out.clone());
+    if let Some(idle) = idle {
+        pipeline = pipeline.idle_timeout(idle);
+    }
+    let job = pipeline.spawn().expect("spawn");
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", b).create().expect("producer");
+    let deadline = Instant::now() + wait;
+    let mut i = 0;
+    while Instant::now() < deadline && out.rows() < 2 {
+        let v = view(i * 100, "/a", i);
+        producer.send(BaseRecord::<(), str>::to(topic).partition(0).payload(&v)).expect("send");
+        producer.flush(Duration::from_secs(5)).expect("flush");
+        i += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before_stop = out.rows();
+    job.handle().stop();
+    job.join().expect("join");
+    before_stop
+}
+
+#[test]
+fn watermarks_are_per_kafka_partition_and_an_idle_one_is_left_out_after_the_timeout() {
+    let Some(b) = bootstrap() else { return };
+    let topic = unique("idle");
+    create_topic(&b, &topic, 2);
+    // Partition 0 gets views, partition 1 stays empty. Without an idle timeout the empty one
+    // holds the watermark back: no window closes while the job runs (~6 s of event time).
+    assert_eq!(windows_while_running(&b, &topic, None, Duration::from_secs(3)), 0);
+    // With one, partition 1 stops counting after 300 ms, and partition 0's watermark closes
+    // windows while the job runs.
+    let topic = unique("idle");
+    create_topic(&b, &topic, 2);
+    assert!(
+        windows_while_running(&b, &topic, Some(Duration::from_millis(300)), Duration::from_secs(20)) >= 2
+    );
+}
