@@ -71,3 +71,37 @@ impl KafkaConfig {
         config
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::producer::BaseProducer;
+
+    use super::*;
+
+    #[test]
+    fn tls_and_sasl_properties_are_understood_by_the_bundled_client() {
+        // Creating a client does not connect: this checks librdkafka was built with SSL (and
+        // so SASL PLAIN/SCRAM), which `security.protocol` = `sasl_ssl` needs.
+        let config = KafkaConfig::new("127.0.0.1:1")
+            .property("security.protocol", "sasl_ssl")
+            .property("sasl.mechanism", "SCRAM-SHA-256")
+            .property("sasl.username", "sluice")
+            .property("sasl.password", "secret");
+        let client: rdkafka::error::KafkaResult<BaseProducer> = config.client(&[]).create();
+        assert!(client.is_ok(), "{:?}", client.err());
+    }
+
+    #[test]
+    fn an_unknown_property_is_an_error_naming_it() {
+        let config = KafkaConfig::new("127.0.0.1:1").property("no.such.property", "1");
+        let err = match config.client(&[]).create::<BaseProducer>() {
+            Ok(_) => panic!("an unknown property must be refused"),
+            Err(e) => super::super::error("kafka sink `t`", &e),
+        };
+        assert!(err.to_string().contains("no.such.property"), "{err}");
+        assert!(matches!(
+            err,
+            sluice_dataflow::DataflowError::Connector { kind: sluice_types::ErrorKind::User, .. }
+        ));
+    }
+}

@@ -48,7 +48,8 @@ pub(crate) fn error(context: &str, e: &KafkaError) -> DataflowError {
             | Code::InvalidConfig
             | Code::InvalidArgument,
         ) => ErrorKind::User,
-        _ if matches!(e, KafkaError::ClientCreation(_)) => ErrorKind::User,
+        // A property librdkafka refuses (unknown, bad value) when the client is created.
+        _ if matches!(e, KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..)) => ErrorKind::User,
         _ => ErrorKind::External,
     };
     let retry = if kind == ErrorKind::User { Retry::No } else { Retry::WithBackoff };
