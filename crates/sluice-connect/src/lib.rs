@@ -76,6 +76,6 @@ pub mod source;
 
 pub use dead_letter::DeadLetters;
 #[cfg(feature = "kafka")]
-pub use kafka::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, StartupMode};
+pub use kafka::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, KeyFormat, StartupMode};
 pub use sink::{FileSink, LogSink, PartFileSink, StdoutSink};
 pub use source::{EndOfInput, FileFormat, FileSource, LogMetadata, LogSource, StdinSource};

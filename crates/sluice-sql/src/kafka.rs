@@ -12,12 +12,13 @@
 //! | `scan.bounded.mode` | `unbounded` (default) or `latest-offset` (fixed at the first start) |
 //! | `sink.delivery-guarantee` | `at-least-once` (default), `none`, `exactly-once` (needs checkpoints) |
 //! | `sink.transactional-id-prefix` | exactly-once transactional ids `<prefix>-<slot>`; default: the job's |
-//! | `key.fields` | sink: the columns of each record's key |
+//! | `key.fields` | sink: the columns of each record's key (`;`-separated) |
+//! | `key.format` | `json` (a JSON object) or `raw` (one string column); default: `raw` for one string column, else `json` |
 //!
 //! Every option is checked before the brokers are contacted, so a mistake is reported with
 //! its position whether or not a broker is reachable.
 
-use sluice_connect::kafka::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, StartupMode};
+use sluice_connect::kafka::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, KeyFormat, StartupMode};
 use sluice_connect::DeadLetters;
 use sluice_dataflow::sink::Sink;
 use sluice_dataflow::source::Source;
@@ -130,12 +131,24 @@ pub(crate) fn sink(table: &Table, options: &SinkOptions) -> Result<Box<dyn Sink>
     let topic = required(table, "topic")?;
     check_format(table)?;
     let guarantee = guarantee(table, options.checkpointing)?;
+    let key_format = match table.def.option("key.format") {
+        None => KeyFormat::Auto,
+        Some("json") => KeyFormat::Json,
+        Some("raw") => KeyFormat::Raw,
+        Some(f) => {
+            return Err(option_error(table, "key.format", format!("unsupported key format '{f}'"))
+                .hint("use 'json' or 'raw'"))
+        }
+    };
     let config = config(table)?;
     let mut s = KafkaSink::new(config, topic)
         .map_err(|e| df_error(table, "topic", &e))?
         .delivery_guarantee(guarantee);
     if let Some(keys) = table.def.option("key.fields") {
-        s = s.key_columns(keys.split(';').map(str::trim));
+        s = s.key_columns(keys.split(';').map(str::trim)).key_format(key_format);
+    } else if table.def.option("key.format").is_some() {
+        return Err(option_error(table, "key.format", "'key.format' needs 'key.fields'".into())
+            .hint("name the key columns: 'key.fields' = 'a;b'"));
     }
     if guarantee == DeliveryGuarantee::ExactlyOnce {
         const KEY: &str = "sink.transactional-id-prefix";

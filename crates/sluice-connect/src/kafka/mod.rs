@@ -27,7 +27,7 @@ mod sink;
 mod source;
 
 pub use config::KafkaConfig;
-pub use sink::{DeliveryGuarantee, KafkaSink};
+pub use sink::{DeliveryGuarantee, KafkaSink, KeyFormat};
 pub use source::{KafkaSource, StartupMode};
 
 use rdkafka::error::KafkaError;

@@ -1,8 +1,10 @@
 //! [`KafkaSink`]: each result row as a JSON record of a Kafka topic.
 //!
 //! - **Value:** the row as a JSON object (`sluice-format`'s encoder, as every sink).
-//! - **Key** (optional, [`key_columns`](KafkaSink::key_columns)): a single string column's
-//!   value as is, otherwise the key columns as a JSON object. The client's partitioner picks
+//! - **Key** (optional, [`key_columns`](KafkaSink::key_columns)), in [`KeyFormat`]: by default a
+//!   single string column's value as is, otherwise the key columns as a JSON object; `Json`
+//!   always a JSON object (Flink's `'key.format' = 'json'`), `Raw` a single string column's
+//!   bytes (`'raw'`). The client's partitioner picks
 //!   the partition from the key (keyless records are spread by the client).
 //!
 //! # Delivery ([`DeliveryGuarantee`], Flink's `sink.delivery-guarantee`)
@@ -39,6 +41,18 @@ pub enum DeliveryGuarantee {
     ExactlyOnce,
 }
 
+/// How a [`KafkaSink`] encodes record keys; see the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyFormat {
+    /// A single string column as is, several columns (or another type) as a JSON object.
+    #[default]
+    Auto,
+    /// The key columns as a JSON object, always.
+    Json,
+    /// A single string column's bytes.
+    Raw,
+}
+
 /// Writes result rows to a Kafka topic; see the [module docs](self).
 #[must_use]
 pub struct KafkaSink {
@@ -46,6 +60,7 @@ pub struct KafkaSink {
     topic: String,
     context: String,
     keys: Vec<String>,
+    key_format: KeyFormat,
     guarantee: DeliveryGuarantee,
     encoder: JsonEncoder,
     values: Vec<u8>,
@@ -71,6 +86,7 @@ impl KafkaSink {
             topic: topic.to_string(),
             context,
             keys: Vec::new(),
+            key_format: KeyFormat::Auto,
             guarantee: DeliveryGuarantee::AtLeastOnce,
             encoder: JsonEncoder::new(),
             values: Vec::new(),
@@ -106,6 +122,12 @@ impl KafkaSink {
     /// The columns that make each record's key. Default = none.
     pub fn key_columns<S: AsRef<str>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
         self.keys = columns.into_iter().map(|c| c.as_ref().to_string()).collect();
+        self
+    }
+
+    /// How keys are encoded. Default = [`KeyFormat::Auto`].
+    pub fn key_format(mut self, format: KeyFormat) -> Self {
+        self.key_format = format;
         self
     }
 
@@ -155,8 +177,23 @@ impl KafkaSink {
             .collect::<Result<Vec<_>>>()?;
         self.key_buf.clear();
         self.key_ends.clear();
-        if let [only] = indices[..] {
-            if let Some(strings) = batch.column(only).as_string_opt::<i32>() {
+        if let (KeyFormat::Raw, [_, _, ..] | []) = (self.key_format, &indices[..]) {
+            return Err(errors::user(format!(
+                "{}: a raw key is one string column, not {:?}",
+                self.context, self.keys
+            )));
+        }
+        if let (KeyFormat::Auto | KeyFormat::Raw, [only]) = (self.key_format, &indices[..]) {
+            let strings = batch.column(*only).as_string_opt::<i32>();
+            if strings.is_none() && self.key_format == KeyFormat::Raw {
+                return Err(errors::user(format!(
+                    "{}: a raw key is one string column; `{}` is {}",
+                    self.context,
+                    self.keys.join(""),
+                    batch.column(*only).data_type()
+                )));
+            }
+            if let Some(strings) = strings {
                 for i in 0..batch.num_rows() {
                     if strings.is_valid(i) {
                         self.key_buf.extend_from_slice(strings.value(i).as_bytes());

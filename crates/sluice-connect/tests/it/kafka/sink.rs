@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use sluice_connect::KeyFormat;
+
 use super::*;
 
 fn counts(urls: &[&str], counts: &[i64]) -> RecordBatch {
@@ -87,4 +89,56 @@ fn exactly_once_sink_commits_per_checkpoint_and_a_restart_fences_the_zombie() {
     assert!(got.contains(&r#"{"url":"/a","views":1}"#.to_string()), "{got:?}");
     assert!(got.contains(&r#"{"url":"/c","views":3}"#.to_string()), "{got:?}");
     assert_eq!(got.iter().filter(|v| v.contains("/a")).count(), 1, "{got:?}");
+}
+
+/// The keys of the records in `topic`'s partitions, read from the beginning, sorted.
+fn keys(bootstrap: &str, topic: &str, partitions: i32, expected: usize) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique("keys"))
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("partition");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while out.len() < expected && std::time::Instant::now() < deadline {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.expect("message");
+            out.push(String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn key_formats_raw_json_and_auto() {
+    let Some(b) = bootstrap() else { return };
+    let batch = counts(&["/a", "/b"], &[1, 2]);
+    let write = |format: KeyFormat, columns: &[&str]| {
+        let topic = unique("keys");
+        create_topic(&b, &topic, 1);
+        let mut sink = KafkaSink::new(KafkaConfig::new(&b), &topic)
+            .expect("sink")
+            .key_columns(columns.iter().copied())
+            .key_format(format);
+        let written = sink.write(&batch).and_then(|()| sink.finish());
+        (topic, written)
+    };
+    let (topic, written) = write(KeyFormat::Auto, &["url"]);
+    written.expect("auto");
+    assert_eq!(keys(&b, &topic, 1, 2), ["/a", "/b"]);
+    let (topic, written) = write(KeyFormat::Json, &["url"]);
+    written.expect("json");
+    assert_eq!(keys(&b, &topic, 1, 2), [r#"{"url":"/a"}"#, r#"{"url":"/b"}"#]);
+    let (topic, written) = write(KeyFormat::Auto, &["url", "views"]);
+    written.expect("auto, two columns");
+    assert_eq!(keys(&b, &topic, 1, 2), [r#"{"url":"/a","views":1}"#, r#"{"url":"/b","views":2}"#]);
+    let (_, written) = write(KeyFormat::Raw, &["views"]);
+    let err = written.expect_err("raw needs a string column");
+    assert!(err.to_string().contains("a raw key is one string column"), "{err}");
 }
