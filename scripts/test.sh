@@ -13,6 +13,23 @@ cargo fmt --all --check
 step "lint: cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The workspace build turns the `kafka` feature on; the crates must also build and lint without it.
+step "lint without kafka: cargo clippy -p sluice-connect -p sluice-sql --no-default-features --all-targets"
+cargo clippy -p sluice-connect -p sluice-sql --no-default-features --all-targets -- -D warnings
+
+# The Kafka tests talk to a real Kafka-protocol broker (tansu, see scripts/kafka-broker.sh):
+# started here, stopped on exit, failed or not. With SLUICE_KAFKA_BOOTSTRAP set, a Kafka test
+# that cannot reach the broker fails instead of skipping.
+step "kafka test broker: scripts/kafka-broker.sh start"
+export SLUICE_KAFKA_DIR="${SLUICE_KAFKA_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-kafka.XXXXXX")}"
+trap 'bash scripts/kafka-broker.sh stop || true' EXIT
+SLUICE_KAFKA_BOOTSTRAP="$(bash scripts/kafka-broker.sh start)"
+export SLUICE_KAFKA_BOOTSTRAP
+echo "SLUICE_KAFKA_BOOTSTRAP=$SLUICE_KAFKA_BOOTSTRAP"
+# A third-party client on the other side of the Kafka job test (Python confluent-kafka).
+SLUICE_KAFKA_PYTHONPATH="$(bash scripts/kafka-broker.sh client)"
+export SLUICE_KAFKA_PYTHONPATH
+
 if cargo nextest --version >/dev/null 2>&1; then
     step "tests: cargo nextest run --workspace --no-fail-fast"
     cargo nextest run --workspace --no-fail-fast

@@ -9,6 +9,8 @@
 //!   files committed with checkpoints, exactly once) and [`LogSink`] (one record per row
 //!   appended to a topic; exactly once through log transactions if asked). They implement
 //!   `sluice_dataflow::sink::Sink` and encode with `sluice-format`'s JSON encoder.
+//! - `kafka` (cargo feature `kafka`): `KafkaSource` and `KafkaSink`, Apache Kafka topics
+//!   through rdkafka with its bundled librdkafka; exactly once through Kafka transactions.
 //! - [`dead_letter`]: [`DeadLetters`], where malformed input records go — with the error and
 //!   their position (`topic/partition@offset`, `path:line` or `stdin:line`) — instead of
 //!   stopping the job. A source in *strict* mode fails the job on the first one instead.
@@ -67,9 +69,13 @@
 
 pub mod dead_letter;
 pub mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod sink;
 pub mod source;
 
 pub use dead_letter::DeadLetters;
+#[cfg(feature = "kafka")]
+pub use kafka::{DeliveryGuarantee, KafkaConfig, KafkaSink, KafkaSource, KeyFormat, StartupMode};
 pub use sink::{FileSink, LogSink, PartFileSink, StdoutSink};
 pub use source::{EndOfInput, FileFormat, FileSource, LogMetadata, LogSource, StdinSource};

@@ -4,6 +4,7 @@
 //! |--------------|---------------------------------------------|--------------------------------|
 //! | `filesystem` | `path` (file or directory), `format` = `json` / `csv` | JSON lines to `path` (a file, or `part-N.json` in a directory) |
 //! | `sluice`     | `topic` of the embedded log, `scan.startup.mode`, `scan.bounded.mode` | `topic`, `key.fields` |
+//! | `kafka`      | see [`crate::kafka`] (feature `kafka`)     | see [`crate::kafka`]            |
 //! | `print`      | —                                           | JSON lines on stdout           |
 //! | `blackhole`  | —                                           | discards rows                  |
 //!
@@ -28,13 +29,16 @@ use crate::steps::Step;
 pub use crate::adapt::StepsSource;
 
 /// Connectors this build knows.
+#[cfg(feature = "kafka")]
+const CONNECTORS: &str = "filesystem, sluice, kafka, print, blackhole";
+#[cfg(not(feature = "kafka"))]
 const CONNECTORS: &str = "filesystem, sluice, print, blackhole";
 
-fn option_error(table: &Table, key: &str, message: String) -> SqlError {
+pub(crate) fn option_error(table: &Table, key: &str, message: String) -> SqlError {
     SqlError::new(ErrorKind::Option, table.def.option_pos(key), message)
 }
 
-fn required<'a>(table: &'a Table, key: &str) -> Result<&'a str> {
+pub(crate) fn required<'a>(table: &'a Table, key: &str) -> Result<&'a str> {
     table.def.option(key).ok_or_else(|| {
         SqlError::new(
             ErrorKind::Option,
@@ -53,7 +57,12 @@ pub fn connector(table: &Table) -> Result<&str> {
     let c = required(table, "connector")?;
     match c {
         "filesystem" | "sluice" | "print" | "blackhole" => Ok(c),
-        "kafka" | "upsert-kafka" => {
+        #[cfg(feature = "kafka")]
+        "kafka" => Ok(c),
+        #[cfg(not(feature = "kafka"))]
+        "kafka" => Err(option_error(table, "connector", "this build has no Kafka connector".into())
+            .hint("build sluice with the cargo feature 'kafka' (on by default)")),
+        "upsert-kafka" => {
             Err(option_error(table, "connector", format!("connector '{c}' is not available yet"))
                 .hint("use 'sluice' (a topic of the embedded log) for now"))
         }
@@ -67,7 +76,7 @@ fn path(table: &Table, base: &Path) -> Result<PathBuf> {
     Ok(base.join(required(table, "path")?))
 }
 
-fn df_error(table: &Table, key: &str, e: &DataflowError) -> SqlError {
+pub(crate) fn df_error(table: &Table, key: &str, e: &DataflowError) -> SqlError {
     option_error(table, key, format!("table `{}`: {e}", table.def.name))
 }
 
@@ -143,6 +152,8 @@ pub fn source(table: &Table, base: &Path, log: Option<&Log>) -> Result<Box<dyn S
             };
             Box::new(s.strict(strict))
         }
+        #[cfg(feature = "kafka")]
+        "kafka" => crate::kafka::source(table, strict)?,
         c => {
             return Err(option_error(table, "connector", format!("connector '{c}' cannot be read from"))
                 .hint("read from a 'filesystem' or 'sluice' table"))
@@ -201,6 +212,13 @@ pub struct SinkOptions {
 pub fn delivery(table: &Table, checkpointing: bool) -> Result<Delivery> {
     const KEY: &str = "sink.delivery-guarantee";
     let connector = connector(table)?;
+    #[cfg(feature = "kafka")]
+    if connector == "kafka" {
+        return Ok(match crate::kafka::guarantee(table, checkpointing)? {
+            sluice_connect::DeliveryGuarantee::ExactlyOnce => Delivery::ExactlyOnce,
+            _ => Delivery::AtLeastOnce,
+        });
+    }
     let transactional = matches!(connector, "sluice" | "filesystem");
     match table.def.option(KEY) {
         None if checkpointing && transactional => Ok(Delivery::ExactlyOnce),
@@ -272,6 +290,8 @@ pub fn sink(table: &Table, base: &Path, log: Option<&Log>, options: &SinkOptions
             }
             Ok(Box::new(s))
         }
+        #[cfg(feature = "kafka")]
+        "kafka" => crate::kafka::sink(table, options),
         "print" => Ok(Box::new(StdoutSink::new())),
         _ => Ok(Box::new(Blackhole)),
     }

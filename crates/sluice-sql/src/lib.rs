@@ -52,6 +52,8 @@ mod exactly_once;
 pub mod functions;
 pub mod interval;
 pub mod job;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod metadata;
 pub mod script;
 pub mod settings;

@@ -51,7 +51,7 @@ pub fn columns(def: &TableDef) -> Result<Vec<(Field, LogMetadata)>> {
     for c in &def.columns {
         let ColumnKind::Metadata { key, key_pos, .. } = &c.kind else { continue };
         match def.option("connector") {
-            Some("sluice") => {}
+            Some("sluice" | "kafka") => {}
             Some(other) => {
                 return Err(SqlError::new(
                     ErrorKind::Unsupported,

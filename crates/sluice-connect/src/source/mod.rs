@@ -23,8 +23,8 @@ mod end_of_input;
 mod file;
 mod lines;
 mod log;
-mod log_metadata;
-mod position;
+pub(crate) mod log_metadata;
+pub(crate) mod position;
 mod stdin;
 
 pub use end_of_input::EndOfInput;

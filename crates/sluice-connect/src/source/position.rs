@@ -5,7 +5,11 @@
 //! ```text
 //! log  := VERSION u8 = 1 | KIND u8 = 'L' | next u64 | has_stop u8 (0 or 1) | stop u64
 //! file := VERSION u8 = 1 | KIND u8 = 'F' | offset u64 | line u64 | name_len u32 | name (UTF-8)
+//! kafka := VERSION u8 = 1 | KIND u8 = 'K' | next u64 | has_stop u8 (0 or 1) | stop u64
 //! ```
+//!
+//! A Kafka partition's position has the log's layout: the next Kafka offset to read and the
+//! fixed end of a bounded read.
 //!
 //! Integers are little endian. `next` is the next log offset to read, `stop` the fixed end of a
 //! bounded read (0 when `has_stop` is 0). `offset` is the byte just after the last line a file
@@ -24,6 +28,7 @@ use crate::error;
 const VERSION: u8 = 1;
 const LOG: u8 = b'L';
 const FILE: u8 = b'F';
+const KAFKA: u8 = b'K';
 
 /// Where a log partition's reading stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +52,18 @@ pub(crate) struct FilePosition {
 
 impl LogPosition {
     pub(crate) fn encode(&self) -> Vec<u8> {
+        self.encode_as(LOG)
+    }
+
+    /// The same position, as a Kafka source's.
+    #[cfg(feature = "kafka")]
+    pub(crate) fn encode_kafka(&self) -> Vec<u8> {
+        self.encode_as(KAFKA)
+    }
+
+    fn encode_as(&self, kind: u8) -> Vec<u8> {
         let mut out = Vec::with_capacity(19);
-        out.extend([VERSION, LOG]);
+        out.extend([VERSION, kind]);
         out.extend(self.next.to_le_bytes());
         out.push(u8::from(self.stop.is_some()));
         out.extend(self.stop.unwrap_or(0).to_le_bytes());
@@ -57,7 +72,17 @@ impl LogPosition {
 
     /// Decodes the position of partition `partition` of `source` (both for the error message).
     pub(crate) fn decode(bytes: &[u8], source: &str, partition: usize) -> Result<LogPosition> {
-        let mut r = Reader::new(bytes, source, partition, LOG)?;
+        Self::decode_as(bytes, source, partition, LOG)
+    }
+
+    /// Decodes a Kafka source's position (see [`decode`](Self::decode)).
+    #[cfg(feature = "kafka")]
+    pub(crate) fn decode_kafka(bytes: &[u8], source: &str, partition: usize) -> Result<LogPosition> {
+        Self::decode_as(bytes, source, partition, KAFKA)
+    }
+
+    fn decode_as(bytes: &[u8], source: &str, partition: usize, kind: u8) -> Result<LogPosition> {
+        let mut r = Reader::new(bytes, source, partition, kind)?;
         let next = r.u64()?;
         let stop = match r.u8()? {
             0 => {
@@ -116,6 +141,7 @@ impl<'a> Reader<'a> {
             let what = |k: u8| match k {
                 LOG => "a log source",
                 FILE => "a file source",
+                KAFKA => "a Kafka source",
                 _ => "an unknown source",
             };
             return Err(r.damaged(&format!("it was written by {}, not {}", what(found), what(kind))));
@@ -200,6 +226,9 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains("partition 4") && msg.contains(why), "{msg}");
         }
+        let kafka = LogPosition { next: 5, stop: None }.encode_as(KAFKA);
+        let err = LogPosition::decode(&kafka, "log source `t`", 0).expect_err("another kind");
+        assert!(err.to_string().contains("a Kafka source, not a log source"), "{err}");
         let err = FilePosition::decode(&file[..file.len() - 1], "f", 0).expect_err("damaged");
         assert!(err.to_string().contains("truncated"), "{err}");
     }

@@ -7,12 +7,15 @@
 //! - `positions`: checkpoint positions of the log and file sources: restore reads exactly the rest.
 //! - `replay`: property — split, checkpoint and restore any number of times, every record once.
 //! - `exactly_once`: the two-phase commit of the exactly-once log and part-file sinks.
+//! - `kafka` (feature `kafka`): the Kafka source and sink against the tansu test broker.
 //! - `pipeline`: page views in a topic → per-URL tumbling count → a topic, against a reference.
 
 mod dead_letters;
 mod exactly_once;
 mod exactly_once_job;
 mod files;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod log_source;
 mod pipeline;
 mod positions;

@@ -3,4 +3,6 @@
 mod checkpoints;
 mod connectors;
 mod golden;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod props;

@@ -10,6 +10,7 @@
 //! - `exactly_once`: a checkpointed SQL job killed with `kill -9` 20 times gives exactly the
 //!   output of an uninterrupted run (log and file sinks); `savepoint`: `sluice savepoint` and
 //!   `run --from-savepoint`, and their errors.
+//! - `kafka`: `sluice run` between two Kafka topics of the test broker (Python client around).
 //! - `kill`: `kill -9` of a producer leaves exactly a prefix of its input, at least as long as
 //!   what it acknowledged.
 
@@ -17,6 +18,7 @@ mod demo;
 mod errors;
 mod exactly_once;
 mod follow;
+mod kafka;
 mod kill;
 mod produce_consume;
 mod savepoint;
