@@ -22,13 +22,20 @@ cargo clippy -p sluice-connect -p sluice-sql --no-default-features --all-targets
 # that cannot reach the broker fails instead of skipping.
 step "kafka test broker: scripts/kafka-broker.sh start"
 export SLUICE_KAFKA_DIR="${SLUICE_KAFKA_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-kafka.XXXXXX")}"
-trap 'bash scripts/kafka-broker.sh stop || true' EXIT
+export SLUICE_S3_DIR="${SLUICE_S3_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-s3.XXXXXX")}"
+trap 'bash scripts/kafka-broker.sh stop || true; bash scripts/s3-server.sh stop || true' EXIT
 SLUICE_KAFKA_BOOTSTRAP="$(bash scripts/kafka-broker.sh start)"
 export SLUICE_KAFKA_BOOTSTRAP
 echo "SLUICE_KAFKA_BOOTSTRAP=$SLUICE_KAFKA_BOOTSTRAP"
 # A third-party client on the other side of the Kafka job test (Python confluent-kafka).
 SLUICE_KAFKA_PYTHONPATH="$(bash scripts/kafka-broker.sh client)"
 export SLUICE_KAFKA_PYTHONPATH
+
+# Checkpoints in an S3-compatible store (feature `s3`): a real S3 server (moto), started here.
+step "s3 test server: scripts/s3-server.sh start"
+SLUICE_S3_ENDPOINT="$(bash scripts/s3-server.sh start)"
+export SLUICE_S3_ENDPOINT
+echo "SLUICE_S3_ENDPOINT=$SLUICE_S3_ENDPOINT"
 
 if cargo nextest --version >/dev/null 2>&1; then
     step "tests: cargo nextest run --workspace --no-fail-fast"

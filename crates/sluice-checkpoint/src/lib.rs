@@ -26,7 +26,8 @@
 //! # From synchronous code
 //!
 //! The API is async (object_store is). A synchronous engine keeps one small runtime for
-//! checkpoint I/O, `tokio::runtime::Builder::new_current_thread().build()`, and either blocks
+//! checkpoint I/O, `tokio::runtime::Builder::new_current_thread().enable_all().build()` (network
+//! stores such as S3 need its timers and I/O), and either blocks
 //! on it (`rt.block_on(store.latest_complete())` at startup) or, to write asynchronously
 //! while processing continues, spawns the upload from a checkpoint thread
 //! (`rt.spawn(async move { writer.put_state(op, task, bytes).await })`, or a multi-thread

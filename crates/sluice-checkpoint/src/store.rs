@@ -48,8 +48,9 @@ pub struct Retained {
 
 impl CheckpointStore {
     /// Opens the checkpoints of `job` at `location`: a URL the built-in stores understand
-    /// (`file:///data/checkpoints`; S3 and others once their features are enabled), or a local
-    /// directory path, created if missing.
+    /// (`file:///data/checkpoints`; `s3://bucket/path` with the `s3` feature, configured by the
+    /// `AWS_*` environment variables — `AWS_ENDPOINT` and `AWS_ALLOW_HTTP` for S3-compatible
+    /// servers), or a local directory path, created if missing.
     ///
     /// # Errors
     /// [`CheckpointError::Open`] for a bad URL, an unsupported scheme or a directory that
@@ -63,7 +64,10 @@ impl CheckpointStore {
                 let dir = url.to_file_path().map_err(|()| open_err("not a local path".into()))?;
                 return Self::open_dir(&dir, location, job);
             }
-            let (store, root) = object_store::parse_url(&url).map_err(|e| open_err(e.to_string()))?;
+            // Credentials, region, endpoint: the usual `AWS_*` (and other stores') variables.
+            let env = std::env::vars().filter(|(k, _)| k.starts_with("AWS_"));
+            let (store, root) =
+                object_store::parse_url_opts(&url, env).map_err(|e| open_err(e.to_string()))?;
             let mut opened = Self::with_store(Arc::from(store), root, job)?;
             opened.location = location.trim_end_matches('/').to_owned();
             return Ok(opened);

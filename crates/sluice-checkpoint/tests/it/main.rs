@@ -3,6 +3,8 @@
 mod faulty;
 mod local;
 mod model;
+#[cfg(feature = "s3")]
+mod s3;
 
 use sluice_checkpoint::CheckpointInfo;
 use sluice_state::snapshot::{SnapshotHeader, SnapshotWriter};
@@ -10,7 +12,7 @@ use sluice_state::KeyGroups;
 
 /// The runtime the tests drive the async API with (as a synchronous engine would).
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 /// A real snapshot file: task `task` of 2 of a counting operator, `keys` entries `(key, count)`

@@ -216,7 +216,9 @@ impl Setup {
                     .into(),
             ));
         }
+        // Timers and I/O for network stores (S3); the local store needs neither.
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .map_err(|e| checkpoint_error(format!("cannot start the checkpoint I/O runtime: {e}")))?;
         let begin = load(&rt, &settings, key_groups)?;
