@@ -134,24 +134,17 @@ impl KafkaReader {
             let index = p.index;
             self.cursor = i + 1;
             let id = PartitionId(u32::try_from(index).unwrap_or(u32::MAX));
-            let topic = &self.topic;
-            let records = self.batch.iter().map(|r| {
-                (
-                    Position::Log { topic: Arc::clone(topic), partition: id, offset: r.offset },
-                    &r.record.value[..],
-                )
-            });
-            let decoded = self.decoder.decode(records).map_err(|e| errors::format(&e))?;
-            self.dead_letters.write(&decoded.rejected)?;
-            if decoded.batch.num_rows() == 0 {
-                return Ok(Some(Poll::Idle));
-            }
-            let batch = if self.metadata.is_empty() {
-                decoded.batch
-            } else {
-                let rows = log_metadata::rows(&self.batch, id, &decoded.rejected);
-                log_metadata::append(decoded.batch, &self.schema, &self.metadata, &rows)?
-            };
+            let (decoder, source) = (&mut self.decoder, (&self.topic, id));
+            let decoded = log_metadata::decode(
+                decoder,
+                &self.dead_letters,
+                source,
+                &self.batch,
+                &self.schema,
+                &self.metadata,
+            )?;
+            // Every record malformed: progress was made, look again.
+            let Some(batch) = decoded else { return Ok(Some(Poll::Idle)) };
             return Ok(Some(Poll::Batch { partition: index, batch }));
         }
         Ok(None)

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use arrow_schema::{Field, SchemaRef};
 use sluice_dataflow::source::{spread_partitions, Poll, Source, SourceReader};
 use sluice_dataflow::Result;
-use sluice_format::{JsonDecoder, Position};
+use sluice_format::JsonDecoder;
 use sluice_log::{Consumer, Log, StartFrom, Topic};
 use sluice_types::{Offset, PartitionId, StoredRecord};
 
@@ -345,26 +345,18 @@ impl LogReader {
             let bytes: usize = self.buf.iter().map(|r| r.record.value.len()).sum();
             self.avg_record_bytes = (self.avg_record_bytes + bytes / self.buf.len()).div_ceil(2).max(16);
 
-            let topic = &self.topic_name;
-            let records = self.buf.iter().map(|r| {
-                (
-                    Position::Log { topic: Arc::clone(topic), partition: id, offset: r.offset },
-                    &r.record.value[..],
-                )
-            });
-            let decoded = self.decoder.decode(records).map_err(|e| error::format(&e))?;
-            self.dead_letters.write(&decoded.rejected)?;
-            if decoded.batch.num_rows() > 0 {
-                let batch = if self.metadata.is_empty() {
-                    decoded.batch
-                } else {
-                    let rows = log_metadata::rows(&self.buf, id, &decoded.rejected);
-                    log_metadata::append(decoded.batch, &self.schema, &self.metadata, &rows)?
-                };
-                return Ok(Some(Poll::Batch { partition: index, batch }));
-            }
-            // Every record was malformed: progress was made, look again.
-            return Ok(Some(Poll::Idle));
+            let (decoder, source) = (&mut self.decoder, (&self.topic_name, id));
+            let decoded = log_metadata::decode(
+                decoder,
+                &self.dead_letters,
+                source,
+                &self.buf,
+                &self.schema,
+                &self.metadata,
+            )?;
+            // Every record malformed: progress was made, look again.
+            let Some(batch) = decoded else { return Ok(Some(Poll::Idle)) };
+            return Ok(Some(Poll::Batch { partition: index, batch }));
         }
         Ok(None)
     }

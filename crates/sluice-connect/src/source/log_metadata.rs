@@ -7,9 +7,10 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use sluice_dataflow::Result;
-use sluice_format::{Position, Rejected};
+use sluice_format::{JsonDecoder, Position, Rejected};
 use sluice_types::{Offset, PartitionId, StoredRecord};
 
+use crate::dead_letter::DeadLetters;
 use crate::error;
 
 /// A property of a log record that a [`LogSource`](super::LogSource) can add as a column.
@@ -139,6 +140,35 @@ pub(crate) fn schema(decoded: &SchemaRef, fields: &[(Field, LogMetadata)]) -> Re
         all.push(field.clone());
     }
     Ok(Arc::new(Schema::new(all)))
+}
+
+/// Decodes `records`, read from partition `partition` of `topic` (the log's or Kafka's), into
+/// rows of `schema` followed by the `metadata` columns; malformed records go to `dead_letters`
+/// with their positions. `None` if every record was malformed.
+///
+/// # Errors
+/// A decoding failure in strict mode, or a dead-letter write failure.
+pub(crate) fn decode(
+    decoder: &mut JsonDecoder,
+    dead_letters: &DeadLetters,
+    (topic, partition): (&Arc<str>, PartitionId),
+    records: &[StoredRecord],
+    schema: &SchemaRef,
+    metadata: &[(Field, LogMetadata)],
+) -> Result<Option<RecordBatch>> {
+    let positions = records.iter().map(|r| {
+        (Position::Log { topic: Arc::clone(topic), partition, offset: r.offset }, &r.record.value[..])
+    });
+    let decoded = decoder.decode(positions).map_err(|e| error::format(&e))?;
+    dead_letters.write(&decoded.rejected)?;
+    if decoded.batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    if metadata.is_empty() {
+        return Ok(Some(decoded.batch));
+    }
+    let rows = rows(records, partition, &decoded.rejected);
+    append(decoded.batch, schema, metadata, &rows).map(Some)
 }
 
 #[cfg(test)]
