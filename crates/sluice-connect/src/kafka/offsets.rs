@@ -99,29 +99,17 @@ pub(crate) fn ends(
     if scan.count() == 0 {
         return Ok(ends);
     }
-    consumer.assign(&scan).map_err(|e| error(&format!("{context}: assigning {topic}"), &e))?;
-    let mut open = scan.count();
-    let deadline = Instant::now() + config.request_timeout();
-    while open > 0 {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(errors::user(format!(
-                "{context}: finding the end offsets of topic `{topic}` took longer than {:?}",
-                config.request_timeout()
-            )));
-        }
-        match consumer.poll(deadline - now) {
-            None => {}
-            Some(Ok(m)) => {
-                let p = usize::try_from(m.partition()).unwrap_or(usize::MAX);
-                if let Some(end) = ends.get_mut(&p) {
-                    *end = (*end).max(to_offset(m.offset()) + 1);
-                }
+    let what = format!("finding the end offsets of topic `{topic}`");
+    scan_until(&consumer, &scan, config, context, &what, |event| match event {
+        Event::Record(m) => {
+            let p = usize::try_from(m.partition()).unwrap_or(usize::MAX);
+            if let Some(end) = ends.get_mut(&p) {
+                *end = (*end).max(to_offset(m.offset()) + 1);
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => open -= 1,
-            Some(Err(e)) => return Err(error(&format!("{context}: reading the end of {topic}"), &e)),
+            false
         }
-    }
+        Event::End(_) => true,
+    })?;
     Ok(ends)
 }
 
@@ -196,41 +184,67 @@ pub(crate) fn for_timestamp(
         return Ok(out);
     }
     let reader = self::consumer(config, context, true)?;
-    reader.assign(&scan).map_err(|e| error(&format!("{context}: assigning {topic}"), &e))?;
+    let what = format!("finding the offsets for timestamp {timestamp_ms}");
+    scan_until(&reader, &scan, config, context, &what, |event| match event {
+        Event::Record(m) => {
+            let p = usize::try_from(m.partition()).unwrap_or(usize::MAX);
+            let at_or_after = m.timestamp().to_millis().is_some_and(|t| t >= timestamp_ms);
+            if !at_or_after || out.contains_key(&p) {
+                return false;
+            }
+            out.insert(p, Some(to_offset(m.offset())));
+            let mut done = TopicPartitionList::new();
+            done.add_partition(topic, m.partition());
+            let _ = reader.pause(&done);
+            true
+        }
+        // Only older records: start at the end.
+        Event::End(p) => out.insert(usize::try_from(p).unwrap_or(usize::MAX), None).is_none(),
+    })?;
+    Ok(out)
+}
+
+/// What a partition scan sees.
+enum Event<'a> {
+    /// A record.
+    Record(rdkafka::message::BorrowedMessage<'a>),
+    /// The end of a partition (`enable.partition.eof`).
+    End(i32),
+}
+
+/// Assigns `consumer` to `scan` and polls it until `on_event` has said "this partition is
+/// done" (returned true) once per partition, or the request timeout passes (an error saying
+/// `what` took too long).
+fn scan_until(
+    consumer: &BaseConsumer,
+    scan: &TopicPartitionList,
+    config: &KafkaConfig,
+    context: &str,
+    what: &str,
+    mut on_event: impl FnMut(Event<'_>) -> bool,
+) -> Result<()> {
+    consumer.assign(scan).map_err(|e| error(&format!("{context}: assigning partitions"), &e))?;
     let mut open = scan.count();
     let deadline = Instant::now() + config.request_timeout();
     while open > 0 {
         let now = Instant::now();
         if now >= deadline {
             return Err(errors::user(format!(
-                "{context}: finding the offsets for timestamp {timestamp_ms} took longer than {:?}",
+                "{context}: {what} took longer than {:?}",
                 config.request_timeout()
             )));
         }
-        match reader.poll(deadline - now) {
-            None => {}
-            Some(Ok(m)) => {
-                let p = usize::try_from(m.partition()).unwrap_or(usize::MAX);
-                let at_or_after = m.timestamp().to_millis().is_some_and(|t| t >= timestamp_ms);
-                if at_or_after && !out.contains_key(&p) {
-                    out.insert(p, Some(to_offset(m.offset())));
-                    open -= 1;
-                    let mut done = TopicPartitionList::new();
-                    done.add_partition(topic, m.partition());
-                    let _ = reader.pause(&done);
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                let p = usize::try_from(p).unwrap_or(usize::MAX);
-                if let std::collections::btree_map::Entry::Vacant(e) = out.entry(p) {
-                    e.insert(None); // only older records: start at the end
-                    open -= 1;
-                }
-            }
-            Some(Err(e)) => return Err(error(&format!("{context}: reading {topic}"), &e)),
+        let event = match consumer.poll(deadline - now) {
+            None => continue,
+            Some(Ok(m)) => Event::Record(m),
+            Some(Err(KafkaError::PartitionEOF(p))) => Event::End(p),
+            Some(Err(e)) => return Err(error(&format!("{context}: {what}"), &e)),
+        };
+        if on_event(event) {
+            open -= 1;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A source partition index as a Kafka partition number.

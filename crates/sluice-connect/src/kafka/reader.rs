@@ -12,12 +12,11 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_dataflow::source::{Poll, SourceReader};
 use sluice_dataflow::Result;
-use sluice_format::{JsonDecoder, Position};
+use sluice_format::JsonDecoder;
 use sluice_types::{PartitionId, Record, StoredRecord};
 
 use super::{error, offsets};
 use crate::dead_letter::DeadLetters;
-use crate::error as errors;
 use crate::source::log_metadata::{self, LogMetadata};
 use crate::source::position::LogPosition;
 
