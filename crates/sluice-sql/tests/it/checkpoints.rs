@@ -20,11 +20,12 @@ fn visible_rows(dir: &Path) -> Vec<String> {
     rows
 }
 
-#[test]
-fn a_checkpointed_job_resumes_and_adds_nothing_after_its_end() -> Result<(), Box<dyn std::error::Error>> {
+/// A temp dir with `views.jsonl` holding `events` page views 10 ms apart over 7 URLs, and the
+/// options of job `views` run there.
+fn setup(events: usize) -> Result<(tempfile::TempDir, RunOptions), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let lines: Vec<String> =
-        (0..1000).map(|i| format!(r#"{{"ts": {}, "url": "/{}"}}"#, i * 10, i % 7)).collect();
+        (0..events).map(|i| format!(r#"{{"ts": {}, "url": "/{}"}}"#, i * 10, i % 7)).collect();
     std::fs::write(dir.path().join("views.jsonl"), lines.join("\n") + "\n")?;
     let options = RunOptions {
         data_dir: Some(dir.path().join("data")),
@@ -32,6 +33,12 @@ fn a_checkpointed_job_resumes_and_adds_nothing_after_its_end() -> Result<(), Box
         job_name: Some("views".into()),
         ..RunOptions::default()
     };
+    Ok((dir, options))
+}
+
+#[test]
+fn a_checkpointed_job_resumes_and_adds_nothing_after_its_end() -> Result<(), Box<dyn std::error::Error>> {
+    let (dir, options) = setup(1000)?;
     let script = compile(&variant("", "", "COUNT(*)"))?;
     let first = script.spawn(&options)?.join()?;
     assert!(first[0].1.checkpoints > 0, "a 0.5 s job with a 50 ms interval checkpoints");
@@ -69,16 +76,7 @@ GROUP BY window_start, window_end, url;
 /// whose aggregate changed is refused, naming the operator whose state does not fit.
 #[test]
 fn a_savepoint_restores_into_compatible_changes_only() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let lines: Vec<String> =
-        (0..3000).map(|i| format!(r#"{{"ts": {}, "url": "/{}"}}"#, i * 10, i % 7)).collect();
-    std::fs::write(dir.path().join("views.jsonl"), lines.join("\n") + "\n")?;
-    let options = RunOptions {
-        data_dir: Some(dir.path().join("data")),
-        base_dir: Some(dir.path().to_path_buf()),
-        job_name: Some("views".into()),
-        ..RunOptions::default()
-    };
+    let (dir, options) = setup(3000)?;
     let running = compile(&variant("", "", "COUNT(*)"))?.spawn(&options)?;
     std::thread::sleep(std::time::Duration::from_millis(400));
     let saved = running.control().savepoint("v1", true, std::time::Duration::from_secs(20))?;
