@@ -34,6 +34,9 @@ pub struct Latest {
     /// Newer checkpoints passed over, newest first, and why: no manifest (incomplete), a
     /// corrupt manifest or state file, a manifest of another job.
     pub skipped: Vec<(u64, CheckpointError)>,
+    /// Newer complete checkpoints the caller's test refused, newest first
+    /// ([`CheckpointStore::latest_complete_where`]).
+    pub refused: Vec<u64>,
 }
 
 /// What [`CheckpointStore::retain_last`] did.
@@ -223,10 +226,25 @@ impl CheckpointStore {
     /// to an older checkpoint because the store was briefly unreachable would replay output
     /// the newer one's sinks may already have committed. Retry instead.
     pub async fn latest_complete(&self) -> Result<Latest> {
+        self.latest_complete_where(|_| true).await
+    }
+
+    /// The newest complete checkpoint that `accept` takes: like [`Self::latest_complete`], but
+    /// a complete checkpoint `accept` refuses is passed over too (listed in
+    /// [`Latest::refused`]). For a job whose sinks can only resume from a checkpoint whose
+    /// output committed.
+    ///
+    /// # Errors
+    /// As [`Self::latest_complete`].
+    pub async fn latest_complete_where(&self, mut accept: impl FnMut(&Manifest) -> bool) -> Result<Latest> {
         let mut skipped = Vec::new();
+        let mut refused = Vec::new();
         for id in self.checkpoint_ids().await?.into_iter().rev() {
             match self.verify(&Target::Checkpoint(id)).await {
-                Ok(manifest) => return Ok(Latest { checkpoint: Some(manifest), skipped }),
+                Ok(manifest) if accept(&manifest) => {
+                    return Ok(Latest { checkpoint: Some(manifest), skipped, refused })
+                }
+                Ok(_) => refused.push(id),
                 Err(e @ CheckpointError::Store { .. }) => return Err(e),
                 Err(e) => {
                     tracing::warn!(job = %self.job, checkpoint = id, error = %e, "skipping checkpoint");
@@ -234,7 +252,7 @@ impl CheckpointStore {
                 }
             }
         }
-        Ok(Latest { checkpoint: None, skipped })
+        Ok(Latest { checkpoint: None, skipped, refused })
     }
 
     /// Keeps the `n` newest complete checkpoints (manifest present and valid) and deletes

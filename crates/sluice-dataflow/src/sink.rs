@@ -92,6 +92,31 @@ pub trait Sink: Send {
         let _ = pending;
         Ok(())
     }
+
+    /// Whether [`recover`](Self::recover) could still commit `pending`, the transactions a
+    /// checkpoint lists: a restart takes the newest checkpoint every sink can recover. Sinks
+    /// whose transactions are *prepared* (durable, committable by anyone) always can, the
+    /// default; a sink whose open transactions die with the process (Kafka) answers whether
+    /// they had committed, after fencing the earlier attempt so that the answer is final.
+    ///
+    /// # Errors
+    /// The answer cannot be found out (e.g. the broker is unreachable); the job does not start.
+    fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
+        let _ = pending;
+        Ok(true)
+    }
+
+    /// Checkpoint `id` is stored, with the sources at `positions` (`(global partition,
+    /// position)` as the readers reported them); called just before its transactions are
+    /// committed, so that a sink can commit the input's progress atomically with its output
+    /// (Kafka's `send_offsets_to_transaction`). Default: nothing to do.
+    ///
+    /// # Errors
+    /// As [`commit`](Self::commit).
+    fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
+        let _ = (id, positions);
+        Ok(())
+    }
 }
 
 /// A boxed sink is a sink (to choose one at run time).
@@ -122,5 +147,13 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn recover(&mut self, pending: &[String]) -> Result<()> {
         (**self).recover(pending)
+    }
+
+    fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
+        (**self).recoverable(pending)
+    }
+
+    fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
+        (**self).positions(id, positions)
     }
 }

@@ -185,6 +185,12 @@ impl Sink for BoxedSink {
     fn recover(&mut self, pending: &[String]) -> Result<()> {
         self.0.recover(pending)
     }
+    fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
+        self.0.recoverable(pending)
+    }
+    fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
+        self.0.positions(id, positions)
+    }
 }
 
 /// A sink behind a step (late rows shaped as their table's columns).
@@ -215,6 +221,12 @@ impl Sink for StepSink {
     }
     fn recover(&mut self, pending: &[String]) -> Result<()> {
         self.inner.recover(pending)
+    }
+    fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
+        self.inner.recoverable(pending)
+    }
+    fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
+        self.inner.positions(id, positions)
     }
 }
 

@@ -27,6 +27,7 @@ mod sink;
 mod source;
 
 pub use config::KafkaConfig;
+pub use producer::TXN_HEADER;
 pub use sink::{DeliveryGuarantee, KafkaSink, KeyFormat};
 pub use source::{KafkaSource, StartupMode};
 

@@ -24,6 +24,20 @@
 //! `pre_commit` returns are `<prefix>-<slot>@<checkpoint>`; on recovery from a checkpoint that
 //! lists one, a marker below that checkpoint means its transaction never committed and was
 //! just aborted: its output is lost, and recovery fails saying so instead of going on.
+//! [`Transactions::recoverable`] tells the runtime beforehand, so that it resumes from the
+//! newest checkpoint whose transaction did commit instead (ARCHITECTURE.md, "Running on Kafka").
+//!
+//! # Naming each transaction
+//! Transactions are also numbered per attempt: `<prefix> <pid> <n>` is the `n`-th transaction
+//! this process began for the sink. Every record carries it in header [`TXN_HEADER`], and the
+//! marker offset's metadata is `<pid> <n>` of the transaction it committed with. A consumer can
+//! so tell which records committed on a broker whose `read_committed` is unreliable: those of
+//! transaction `n` of process `pid` committed iff a marker named `pid n' >= n` became visible.
+//!
+//! # The input's offsets
+//! With [`Transactions::commit_offsets_of`], the transaction of checkpoint `n` also commits the
+//! source's next offsets of checkpoint `n` for its consumer group, with metadata
+//! `sluice checkpoint <n>`: the group's committed offsets are then always those of the output's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +54,9 @@ use crate::error as errors;
 
 /// How many slots recovery fences even when the checkpoint names fewer.
 pub(crate) const FENCED_SLOTS: usize = 2;
+
+/// The record header naming the transaction a record was written in (see the module docs).
+pub const TXN_HEADER: &str = "sluice.txn";
 
 /// Records the first delivery failure, for the next flush to report.
 #[derive(Clone, Default)]
@@ -121,6 +138,12 @@ pub(crate) struct Transactions {
     context: String,
     /// The producer of the open transaction, and its slot.
     current: Option<(usize, KafkaProducer)>,
+    /// Transactions begun by this process; the open one's name (`<prefix> <pid> <n>`).
+    begun: u64,
+    label: String,
+    /// The input's offsets to commit with checkpoint `.0`'s transaction: topic, group, offsets.
+    offsets: Option<(u64, TopicPartitionList)>,
+    input: Option<(String, BaseConsumer)>,
     /// Flushed transactions waiting for their checkpoint, by transactional id.
     pending: BTreeMap<String, (usize, KafkaProducer)>,
     /// Initialized producers without a transaction.
@@ -138,6 +161,10 @@ impl Transactions {
             prefix: prefix.to_string(),
             context: context.to_string(),
             current: None,
+            begun: 0,
+            label: String::new(),
+            offsets: None,
+            input: None,
             pending: BTreeMap::new(),
             free: Vec::new(),
             next_slot: 0,
@@ -207,12 +234,19 @@ impl Transactions {
                 }
             };
             p.begin_transaction().map_err(|e| txn_error(&self.context, "beginning a transaction", &e))?;
+            self.begun += 1;
+            self.label = format!("{} {} {}", self.prefix, std::process::id(), self.begun);
             self.current = Some((slot, p));
         }
         match &self.current {
             Some((_, p)) => Ok(p),
             None => Err(errors::user(format!("{}: no open transaction", self.context))),
         }
+    }
+
+    /// The open transaction's name, `<prefix> <pid> <n>` (for [`TXN_HEADER`]).
+    pub(crate) fn label(&self) -> &str {
+        &self.label
     }
 
     /// Checkpoint `checkpoint`'s barrier: adds the marker to the open transaction, flushes it
@@ -222,6 +256,9 @@ impl Transactions {
         let mut tpl = TopicPartitionList::new();
         let marker = Offset::Offset(i64::try_from(checkpoint).unwrap_or(i64::MAX));
         tpl.add_partition_offset(&self.topic, 0, marker).map_err(|e| error(&self.context, &e))?;
+        if let Some(mut e) = tpl.find_partition(&self.topic, 0) {
+            e.set_metadata(format!("{} {}", std::process::id(), self.begun));
+        }
         let timeout = self.config.request_timeout();
         let group = self.marker()?.group_metadata().ok_or_else(|| {
             errors::user(format!("{}: the marker consumer has no group metadata", self.context))
@@ -234,10 +271,50 @@ impl Transactions {
         Ok(vec![id])
     }
 
+    /// From now on, commit `topic`'s offsets for consumer `group` with each checkpoint's output.
+    pub(crate) fn commit_offsets_of(&mut self, topic: &str, group: &str) -> Result<()> {
+        let consumer = self
+            .config
+            .client(&[("group.id", group), ("enable.auto.commit", "false")])
+            .create::<BaseConsumer>()
+            .map_err(|e| error(&format!("{}: creating a consumer of group `{group}`", self.context), &e))?;
+        self.input = Some((topic.to_string(), consumer));
+        Ok(())
+    }
+
+    /// Checkpoint `checkpoint` stored the input at these positions: they commit with its
+    /// transaction (if the input's offsets are committed at all).
+    pub(crate) fn positions(&mut self, checkpoint: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
+        let Some((topic, _)) = &self.input else { return Ok(()) };
+        let mut tpl = TopicPartitionList::new();
+        for (partition, bytes) in positions {
+            let next = crate::source::position::LogPosition::decode_kafka(bytes, &self.context, *partition)?.next;
+            let offset = Offset::Offset(i64::try_from(next).unwrap_or(i64::MAX));
+            tpl.add_partition_offset(topic, super::offsets::kafka_partition(*partition)?, offset)
+                .map_err(|e| error(&self.context, &e))?;
+        }
+        for mut e in tpl.elements() {
+            e.set_metadata(format!("sluice checkpoint {checkpoint}"));
+        }
+        self.offsets = Some((checkpoint, tpl));
+        Ok(())
+    }
+
     /// Commits the pending transactions named in `ids`; ids not pending were committed before.
     pub(crate) fn commit(&mut self, ids: &[String]) -> Result<()> {
         for id in ids {
             if let Some((slot, p)) = self.pending.remove(id) {
+                let checkpoint = self.parse(id).map(|(_, c)| c);
+                if let (Some((at, tpl)), Some((_, input))) = (&self.offsets, &self.input) {
+                    if checkpoint == Some(*at) {
+                        let group = input.group_metadata().ok_or_else(|| {
+                            errors::user(format!("{}: the input's consumer has no group metadata", self.context))
+                        })?;
+                        p.send_offsets_to_transaction(tpl, &group, self.config.request_timeout()).map_err(|e| {
+                            txn_error(&self.context, "adding the input's offsets to the transaction", &e)
+                        })?;
+                    }
+                }
                 p.commit_transaction(self.config.request_timeout())
                     .map_err(|e| txn_error(&self.context, &format!("committing transaction `{id}`"), &e))?;
                 self.free.push((slot, p));
@@ -256,12 +333,16 @@ impl Transactions {
         self.commit(&ids)
     }
 
-    /// Opens and fences the slots of an earlier attempt (aborting their open transactions).
-    ///
-    /// # Errors
-    /// Besides client errors: the checkpoint lists a transaction that never committed (its
-    /// output was lost with the crash; see the [module docs](self)).
-    pub(crate) fn recover(&mut self, pending: &[String]) -> Result<()> {
+    /// Whether the transactions `pending` (named by a checkpoint) committed: fences the slots
+    /// they name (so that no zombie can still commit) and compares them with the marker.
+    pub(crate) fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
+        let Some(checkpoint) = self.fence(pending)? else { return Ok(true) };
+        Ok(self.committed_checkpoint()?.is_some_and(|m| m >= checkpoint))
+    }
+
+    /// Opens and fences the slots `pending` names and the first [`FENCED_SLOTS`]; the newest
+    /// checkpoint `pending` names.
+    fn fence(&mut self, pending: &[String]) -> Result<Option<u64>> {
         let parsed = pending
             .iter()
             .map(|id| {
@@ -280,8 +361,17 @@ impl Transactions {
             self.free.push((slot, p));
         }
         self.next_slot = self.next_slot.max(slots);
+        Ok(parsed.iter().map(|(_, c)| *c).max())
+    }
+
+    /// Opens and fences the slots of an earlier attempt (aborting their open transactions).
+    ///
+    /// # Errors
+    /// Besides client errors: the checkpoint lists a transaction that never committed (its
+    /// output was lost with the crash; see the [module docs](self)).
+    pub(crate) fn recover(&mut self, pending: &[String]) -> Result<()> {
         // Fenced: no zombie can commit any more, so the marker is final.
-        if let Some(checkpoint) = parsed.iter().map(|(_, c)| *c).max() {
+        if let Some(checkpoint) = self.fence(pending)? {
             let committed = self.committed_checkpoint()?;
             if committed.is_none_or(|m| m < checkpoint) {
                 return Err(errors::user(format!(

@@ -16,11 +16,15 @@
 //! - `ExactlyOnce`: a Kafka transaction per checkpoint, committed when the checkpoint
 //!   completes; `read_committed` consumers see each row once. Transactional ids are
 //!   `<prefix>-<slot>`; each transaction also commits a marker offset (group `<prefix>`) that
-//!   tells a restart whether its checkpoint's output committed (see `producer`).
+//!   tells a restart whether its checkpoint's output committed (see `producer`), and each
+//!   record carries header `sluice.txn` naming its transaction.
+//!   [`commit_offsets_of`](KafkaSink::commit_offsets_of) commits the input's offsets for a
+//!   consumer group in the same transactions.
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, RecordBatch};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 use sluice_dataflow::sink::{Delivery, Sink};
 use sluice_dataflow::Result;
@@ -116,6 +120,23 @@ impl KafkaSink {
             return Err(errors::user(format!("{}: the transactional id prefix is empty", self.context)));
         }
         self.txns = Some(Transactions::new(self.config.clone(), &self.topic, prefix, &self.context));
+        Ok(self)
+    }
+
+    /// Exactly-once only: each checkpoint's transaction also commits the offsets of the Kafka
+    /// topic `topic` the job reads (its only source, whose partition numbers are Kafka's) for
+    /// consumer group `group`, so that the group's committed offsets move with the output.
+    ///
+    /// # Errors
+    /// Not exactly-once, or the client cannot be created.
+    pub fn commit_offsets_of(mut self, topic: &str, group: &str) -> Result<Self> {
+        if self.guarantee != DeliveryGuarantee::ExactlyOnce {
+            return Err(errors::user(format!(
+                "{}: the input's offsets commit with the output only with exactly-once delivery",
+                self.context
+            )));
+        }
+        self.transactions()?.commit_offsets_of(topic, group)?;
         Ok(self)
     }
 
@@ -284,6 +305,20 @@ impl Sink for KafkaSink {
             _ => Ok(()),
         }
     }
+
+    fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
+        match self.guarantee {
+            DeliveryGuarantee::ExactlyOnce => self.transactions()?.recoverable(pending),
+            _ => Ok(true),
+        }
+    }
+
+    fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
+        match self.guarantee {
+            DeliveryGuarantee::ExactlyOnce => self.transactions()?.positions(id, positions),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl KafkaSink {
@@ -291,6 +326,14 @@ impl KafkaSink {
     fn send_all(&mut self, values: &[u8], ends: &[usize], keys: Option<(&[u8], &[usize])>) -> Result<()> {
         let topic = self.topic.clone();
         let context = self.context.clone();
+        self.producer()?; // opens the transaction, which names it
+        let headers = match (&self.txns, self.guarantee) {
+            (Some(t), DeliveryGuarantee::ExactlyOnce) => Some(
+                OwnedHeaders::new_with_capacity(1)
+                    .insert(Header { key: producer::TXN_HEADER, value: Some(t.label().as_bytes()) }),
+            ),
+            _ => None,
+        };
         let producer = self.producer()?;
         let (mut start, mut key_start) = (0, 0);
         for (i, &end) in ends.iter().enumerate() {
@@ -300,6 +343,9 @@ impl KafkaSink {
                 let key_end = key_ends.get(i).copied().unwrap_or(key_start);
                 record = record.key(buf.get(key_start..key_end).unwrap_or_default());
                 key_start = key_end;
+            }
+            if let Some(h) = &headers {
+                record = record.headers(h.clone());
             }
             start = end;
             loop {

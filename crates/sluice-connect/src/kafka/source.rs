@@ -69,6 +69,8 @@ pub struct KafkaSource {
     strict: bool,
     dead_letters: DeadLetters,
     restored: BTreeMap<usize, LogPosition>,
+    /// The partitions read, if not all (an instance's share of a consumer group's).
+    only: Option<Vec<usize>>,
 }
 
 impl KafkaSource {
@@ -94,6 +96,7 @@ impl KafkaSource {
             strict: false,
             dead_letters: DeadLetters::stderr(),
             restored: BTreeMap::new(),
+            only: None,
         })
     }
 
@@ -107,6 +110,34 @@ impl KafkaSource {
     pub fn bounded_latest(mut self) -> Self {
         self.bounded = true;
         self
+    }
+
+    /// Read only these partitions (by Kafka partition number, which stays each one's source
+    /// partition number: positions and watermarks are kept by it). Default = all.
+    ///
+    /// # Errors
+    /// A partition the topic does not have, or none.
+    pub fn only_partitions(mut self, partitions: impl IntoIterator<Item = usize>) -> Result<Self> {
+        let mut only: Vec<usize> = partitions.into_iter().collect();
+        only.sort_unstable();
+        only.dedup();
+        if only.is_empty() {
+            return Err(errors::user(format!("{}: no partition to read", self.context())));
+        }
+        if let Some(p) = only.iter().find(|&&p| p >= self.partitions) {
+            return Err(errors::user(format!(
+                "{}: no partition {p}: the topic has {} partitions",
+                self.context(),
+                self.partitions
+            )));
+        }
+        self.only = Some(only);
+        Ok(self)
+    }
+
+    /// The partitions read.
+    fn read_partitions(&self) -> Vec<usize> {
+        self.only.clone().unwrap_or_else(|| (0..self.partitions).collect())
     }
 
     /// Fail the job on the first malformed record instead of dead-lettering it. Default = false.
@@ -177,7 +208,7 @@ impl Source for KafkaSource {
 
     fn split(self: Box<Self>, n: usize) -> Result<Vec<Box<dyn SourceReader>>> {
         let context = self.context();
-        let all: Vec<usize> = (0..self.partitions).collect();
+        let all = self.read_partitions();
         let fresh: Vec<usize> = all.iter().copied().filter(|p| !self.restored.contains_key(p)).collect();
         let starts = if fresh.is_empty() { BTreeMap::new() } else { self.start_offsets(&fresh)? };
         let retained = offsets::starts(&self.config, &self.topic, &all, &context)?;
@@ -223,11 +254,11 @@ impl Source for KafkaSource {
         }
         let topic: Arc<str> = self.topic.as_str().into();
         let mut readers: Vec<Box<dyn SourceReader>> = Vec::new();
-        for owned in spread_partitions(self.partitions, n) {
+        for owned in spread_partitions(all.len(), n) {
             let consumer = offsets::consumer(&self.config, &context, true)?;
             let mut tpl = TopicPartitionList::new();
             let mut parts = Vec::new();
-            for p in owned {
+            for p in owned.into_iter().filter_map(|i| all.get(i).copied()) {
                 let pos = positions.get(&p).copied().unwrap_or(LogPosition { next: 0, stop: None });
                 let next = i64::try_from(pos.next).unwrap_or(i64::MAX);
                 tpl.add_partition_offset(&self.topic, offsets::kafka_partition(p)?, Offset::Offset(next))
@@ -267,12 +298,19 @@ impl Source for KafkaSource {
 
     fn restore(&mut self, positions: &BTreeMap<usize, Vec<u8>>) -> Result<()> {
         let context = self.context();
+        let read = self.read_partitions();
         let mut restored = BTreeMap::new();
         for (&p, bytes) in positions {
             if p >= self.partitions {
                 return Err(errors::user(format!(
                     "{context}: the checkpoint has a position for partition {p}, the topic has {} partitions",
                     self.partitions
+                )));
+            }
+            if !read.contains(&p) {
+                return Err(errors::user(format!(
+                    "{context}: the checkpoint has a position for partition {p}, which this source does not read \
+                     (it reads {read:?})"
                 )));
             }
             let pos = LogPosition::decode_kafka(bytes, &context, p)?;

@@ -25,8 +25,9 @@ pub(crate) const WATERMARK: &str = "watermark";
 /// Requests to the coordinator from a [`JobHandle`](super::JobHandle).
 #[derive(Debug)]
 pub(crate) enum Control {
-    /// Take a savepoint; with `stop`, stop the job after it.
-    Savepoint { name: String, stop: bool, reply: Sender<Result<String>> },
+    /// Take a savepoint (`name`), or just a checkpoint (`None`); with `stop`, stop the job
+    /// after it.
+    Savepoint { name: Option<String>, stop: bool, reply: Sender<Result<String>> },
 }
 
 /// Where a source task stands at a barrier (or at its end).
@@ -76,6 +77,8 @@ pub(crate) struct Completion {
     pub(crate) id: u64,
     /// `None` once stored; else why it was not.
     pub(crate) error: Option<String>,
+    /// The sources' positions it holds, `(global partition, position)`.
+    pub(crate) positions: Vec<(usize, Vec<u8>)>,
 }
 
 /// What every task shares with the coordinator.
@@ -133,7 +136,7 @@ struct Pending {
     id: u64,
     started: Instant,
     stop: bool,
-    savepoint: Option<(String, Sender<Result<String>>)>,
+    savepoint: Option<(Option<String>, Sender<Result<String>>)>,
     sources: Vec<Option<SourceSnap>>,
     keyed: Vec<Option<StateFiles>>,
     sink: Option<BTreeMap<String, Vec<String>>>,
@@ -167,7 +170,7 @@ impl Coordinator {
     /// Runs until the sink's last checkpoint, the job's abort, or every task is gone.
     pub(crate) fn run(mut self) -> Result<()> {
         let mut pending: Option<Pending> = None;
-        let mut queued: VecDeque<(String, bool, Sender<Result<String>>)> = VecDeque::new();
+        let mut queued: VecDeque<(Option<String>, bool, Sender<Result<String>>)> = VecDeque::new();
         let mut next_due = Instant::now() + self.interval;
         let mut failures = 0u32;
         loop {
@@ -275,9 +278,9 @@ impl Coordinator {
                         }
                     }
                     match outcome {
-                        Ok(location) => {
+                        Ok((location, positions)) => {
                             failures = 0;
-                            let _ = self.completions.send(Completion { id, error: None });
+                            let _ = self.completions.send(Completion { id, error: None, positions });
                             if let Some((_, reply)) = p.savepoint.take() {
                                 let _ = reply.send(Ok(location));
                             }
@@ -286,7 +289,11 @@ impl Coordinator {
                             }
                         }
                         Err(e) => {
-                            let _ = self.completions.send(Completion { id, error: Some(e.to_string()) });
+                            let _ = self.completions.send(Completion {
+                                id,
+                                error: Some(e.to_string()),
+                                positions: Vec::new(),
+                            });
                             self.failed(Some(p), &e.to_string(), &mut failures)?;
                         }
                     }
@@ -320,9 +327,10 @@ impl Coordinator {
     }
 
     /// Writes the state files, then the manifest, then cleans up; returns the savepoint's (or
-    /// checkpoint's) location.
-    fn store_checkpoint(&self, p: &mut Pending) -> Result<String> {
+    /// checkpoint's) location and the source positions stored.
+    fn store_checkpoint(&self, p: &mut Pending) -> Result<(String, Vec<(usize, Vec<u8>)>)> {
         let mut sources: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut positions = Vec::new();
         for (task, snap) in p.sources.iter().enumerate() {
             let snap = snap
                 .as_ref()
@@ -330,6 +338,7 @@ impl Coordinator {
                 .ok_or_else(|| checkpoint_error(format!("source task {task} did not report")))?;
             for (partition, position) in &snap.positions {
                 sources.push((format!("p{partition}"), position.clone()));
+                positions.push((*partition, position.clone()));
             }
             for (partition, ts) in &snap.max_event_times {
                 sources.push((format!("t{partition}"), ts.to_le_bytes().to_vec()));
@@ -362,7 +371,7 @@ impl Coordinator {
         };
         let bytes: usize = files.iter().map(|f| f.2.len()).sum();
         let store = &self.store;
-        let savepoint = p.savepoint.as_ref().map(|(name, _)| name.as_str());
+        let savepoint = p.savepoint.as_ref().and_then(|(name, _)| name.as_deref());
         let location = super::restore::write(&self.rt, store, p.id, info, &files, savepoint)?;
         if let Err(e) = self.rt.block_on(store.retain_last(self.retain)) {
             tracing::warn!(error = %e, "cannot clean up old checkpoints");
@@ -373,7 +382,7 @@ impl Coordinator {
             .store(u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
         self.metrics.last_checkpoint_bytes.store(bytes as u64, Ordering::Relaxed);
         tracing::debug!(checkpoint = p.id, bytes, "checkpoint complete");
-        Ok(location)
+        Ok((location, positions))
     }
 }
 

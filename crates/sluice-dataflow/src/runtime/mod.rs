@@ -42,7 +42,7 @@ mod restore;
 mod sink_task;
 mod source_task;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -171,8 +171,20 @@ impl JobHandle {
     /// or the reason it failed.
     #[must_use]
     pub fn savepoint(&self, name: &str, stop: bool) -> std::sync::mpsc::Receiver<Result<String>> {
+        self.request(Some(name.to_string()), stop)
+    }
+
+    /// Stops the job after a checkpoint, like [`savepoint`](Self::savepoint) with `stop` but
+    /// without the copy: the next run (or another instance) resumes from it as from any
+    /// checkpoint. For handing the job's input over (a Kafka rebalance).
+    #[must_use]
+    pub fn stop_with_checkpoint(&self) -> std::sync::mpsc::Receiver<Result<String>> {
+        self.request(None, true)
+    }
+
+    fn request(&self, name: Option<String>, stop: bool) -> std::sync::mpsc::Receiver<Result<String>> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let request = checkpoint::Control::Savepoint { name: name.to_string(), stop, reply: tx.clone() };
+        let request = checkpoint::Control::Savepoint { name, stop, reply: tx.clone() };
         match &self.control {
             Some(control) if control.send(request).is_ok() => {}
             Some(_) => {
@@ -324,7 +336,19 @@ pub(crate) fn spawn(plan: Plan) -> Result<Job> {
     let mut sink = sink;
     let mut sides = sides;
     let key_groups = sluice_state::KeyGroups::default();
-    let mut ckpt = restore::Setup::open(checkpointing, source.as_mut(), key_groups)?;
+    let mut recoverable = |txns: &BTreeMap<String, Vec<String>>| -> Result<bool> {
+        for (port, ids) in txns {
+            let ok = match sides.iter_mut().find(|(p, _)| p == port) {
+                Some((_, side)) => side.recoverable(ids).map_err(|e| e.in_operator(port))?,
+                None => sink.recoverable(ids).map_err(|e| e.in_operator("sink"))?,
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    let mut ckpt = restore::Setup::open(checkpointing, source.as_mut(), key_groups, &mut recoverable)?;
     let schema = source.schema();
     let time_col = match &time {
         TimeMode::EventTime { column, .. } => Some(

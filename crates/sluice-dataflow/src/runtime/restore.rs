@@ -61,17 +61,50 @@ pub(crate) struct Start {
     pub(crate) write_initial: bool,
 }
 
+/// Whether the sinks can recover the transactions a checkpoint lists, per port
+/// ([`Sink::recoverable`]).
+pub(crate) type Recoverable<'a> = dyn FnMut(&BTreeMap<String, Vec<String>>) -> Result<bool> + 'a;
+
 /// Finds what the job resumes from and reads it.
-pub(crate) fn load(rt: &tokio::runtime::Runtime, c: &Checkpointing, key_groups: KeyGroups) -> Result<Start> {
+pub(crate) fn load(
+    rt: &tokio::runtime::Runtime,
+    c: &Checkpointing,
+    key_groups: KeyGroups,
+    recoverable: &mut Recoverable<'_>,
+) -> Result<Start> {
     let store_err = |e: sluice_checkpoint::CheckpointError| checkpoint_error(e.to_string());
     let ids = rt.block_on(c.store.checkpoint_ids()).map_err(store_err)?;
     let mut next_id = ids.last().map_or(1, |id| id + 1);
     let (found, write_initial) = match &c.restore {
         Restore::Fresh => (None, true),
         Restore::Latest => {
-            let latest = rt.block_on(c.store.latest_complete()).map_err(store_err)?;
+            let mut failed = None;
+            let latest = rt
+                .block_on(c.store.latest_complete_where(|m| match recoverable(&m.info.sinks) {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        failed = Some(e);
+                        true
+                    }
+                }))
+                .map_err(store_err)?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
             for (id, why) in &latest.skipped {
                 tracing::warn!(checkpoint = id, error = %why, "passing over a damaged or incomplete checkpoint");
+            }
+            for id in &latest.refused {
+                tracing::warn!(checkpoint = id, "passing over a checkpoint whose output never committed");
+            }
+            if latest.checkpoint.is_none() && !latest.refused.is_empty() {
+                return Err(checkpoint_error(format!(
+                    "no checkpoint of job `{}` to resume from: the output of every one kept ({:?}) never \
+                     committed, and older ones are deleted; keep more ('state.checkpoints.num-retained'), or \
+                     start over with --fresh",
+                    c.store.job(),
+                    latest.refused
+                )));
             }
             let first = latest.checkpoint.is_none();
             (latest.checkpoint.map(|m| (c.store.clone(), Target::Checkpoint(m.checkpoint_id), m)), first)
@@ -207,6 +240,7 @@ impl Setup {
         settings: Option<Checkpointing>,
         source: &mut dyn Source,
         key_groups: KeyGroups,
+        recoverable: &mut Recoverable<'_>,
     ) -> Result<Option<Setup>> {
         let Some(settings) = settings else { return Ok(None) };
         if !source.replayable() {
@@ -221,7 +255,7 @@ impl Setup {
             .enable_all()
             .build()
             .map_err(|e| checkpoint_error(format!("cannot start the checkpoint I/O runtime: {e}")))?;
-        let begin = load(&rt, &settings, key_groups)?;
+        let begin = load(&rt, &settings, key_groups, recoverable)?;
         if let Some(r) = &begin.restored {
             source
                 .restore(&r.positions)

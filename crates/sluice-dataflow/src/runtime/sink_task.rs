@@ -192,6 +192,12 @@ impl SinkTask {
             std::mem::take(&mut self.uncommitted).into_iter().partition(|(id, _)| *id <= c.id);
         self.uncommitted = later;
         for (id, txns) in ready {
+            if id == c.id {
+                self.sink.positions(id, &c.positions).map_err(|e| e.in_operator("sink"))?;
+                for (port, sink) in &mut self.sides {
+                    sink.positions(id, &c.positions).map_err(|e| e.in_operator(port))?;
+                }
+            }
             for (port, ids) in txns {
                 match self.sides.get_mut(port.as_str()) {
                     Some(sink) => sink.commit(id, &ids).map_err(|e| e.in_operator(&port))?,
@@ -210,7 +216,7 @@ impl SinkTask {
                 None => return Ok(()),
             };
             match answer {
-                Ok(Completion { id: done, error: Some(error) }) if done == id => {
+                Ok(Completion { id: done, error: Some(error), .. }) if done == id => {
                     return Err(DataflowError::State {
                         message: format!(
                             "checkpoint {id} could not be stored ({error}): the output since the last stored \
