@@ -2,15 +2,20 @@
 """A third-party Kafka client (Python confluent-kafka) for Sluice's Kafka tests and examples.
 
     kafka-client.py BOOTSTRAP create TOPIC PARTITIONS      # creates the topic
-    kafka-client.py BOOTSTRAP produce TOPIC [PARTITIONS]   # JSON lines on stdin, one record each,
-                                                           # round-robin over the partitions
-    kafka-client.py BOOTSTRAP consume TOPIC COUNT [SECS]   # read_committed from the beginning of
-                                                           # every partition; prints values until
-                                                           # COUNT came and SECS (2) more passed
+    kafka-client.py BOOTSTRAP produce TOPIC [PARTITIONS [KEY]]
+                        # JSON lines on stdin, one record each, round-robin over the partitions;
+                        # with KEY, keyed by that field (murmur2, as Java clients place keys)
+    kafka-client.py BOOTSTRAP consume TOPIC COUNT [SECS [txn]]
+                        # read_committed from the beginning of every partition; prints values
+                        # until COUNT came and SECS (2) more passed; with `txn`, each line is
+                        # the record's `sluice.txn` header, a tab, and the value
+    kafka-client.py BOOTSTRAP committed TOPIC GROUP   # GROUP's committed offsets of TOPIC:
+                        # one line per partition: PARTITION OFFSET METADATA
 
 Install the client with `scripts/kafka-broker.sh client` (pip, into ~/.cache/sluice/pykafka) and
 run with that directory on PYTHONPATH. Exits non-zero on any delivery or consume error.
 """
+import json
 import sys
 import time
 
@@ -24,8 +29,8 @@ def create(bootstrap, topic, partitions):
         future.result(30)
 
 
-def produce(bootstrap, topic, partitions):
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+def produce(bootstrap, topic, partitions, key=None):
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "partitioner": "murmur2_random"})
     failures = []
 
     def report(err, _msg):
@@ -36,14 +41,18 @@ def produce(bootstrap, topic, partitions):
         line = line.rstrip("\n")
         if not line:
             continue
-        producer.produce(topic, value=line.encode(), partition=i % partitions, on_delivery=report)
+        if key is None:
+            producer.produce(topic, value=line.encode(), partition=i % partitions, on_delivery=report)
+        else:
+            k = str(json.loads(line)[key]).encode()
+            producer.produce(topic, value=line.encode(), key=k, on_delivery=report)
         producer.poll(0)
     remaining = producer.flush(30)
     if remaining or failures:
         sys.exit(f"kafka-client: {remaining} undelivered, errors: {failures[:3]}")
 
 
-def consume(bootstrap, topic, count, settle):
+def consume(bootstrap, topic, count, settle, txn=False):
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -66,10 +75,22 @@ def consume(bootstrap, topic, count, settle):
             continue
         if msg.error():
             raise KafkaException(msg.error())
-        print(msg.value().decode())
+        if txn:
+            header = dict(msg.headers() or []).get("sluice.txn", b"").decode()
+            print(f"{header}\t{msg.value().decode()}")
+        else:
+            print(msg.value().decode())
         seen += 1
         if seen >= count and stop is None:
             stop = time.time() + settle
+    consumer.close()
+
+
+def committed(bootstrap, topic, group):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    for tp in consumer.committed([TopicPartition(topic, p) for p in sorted(partitions)], timeout=10):
+        print(f"{tp.partition} {tp.offset} {tp.metadata or ''}")
     consumer.close()
 
 
@@ -80,9 +101,14 @@ def main():
     if command == "create":
         create(bootstrap, topic, int(sys.argv[4]))
     elif command == "produce":
-        produce(bootstrap, topic, int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+        produce(
+            bootstrap, topic, int(sys.argv[4]) if len(sys.argv) > 4 else 1, sys.argv[5] if len(sys.argv) > 5 else None
+        )
     elif command == "consume":
-        consume(bootstrap, topic, int(sys.argv[4]), float(sys.argv[5]) if len(sys.argv) > 5 else 2.0)
+        settle = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
+        consume(bootstrap, topic, int(sys.argv[4]), settle, len(sys.argv) > 6 and sys.argv[6] == "txn")
+    elif command == "committed":
+        committed(bootstrap, topic, sys.argv[4])
     else:
         sys.exit(__doc__)
 

@@ -85,6 +85,27 @@ pub(crate) fn df_error(table: &Table, key: &str, e: &DataflowError) -> SqlError 
 /// # Errors
 /// Bad options, a missing file or topic.
 pub fn source(table: &Table, base: &Path, log: Option<&Log>) -> Result<Box<dyn Source>> {
+    source_part(table, base, log, None)
+}
+
+/// Opens the table as a source; with `partition`, only that partition of a Kafka topic (an
+/// instance's task when the job scales out over a consumer group).
+///
+/// # Errors
+/// As [`source`]; a partition of a table that is not a Kafka topic.
+pub(crate) fn source_part(
+    table: &Table,
+    base: &Path,
+    log: Option<&Log>,
+    partition: Option<usize>,
+) -> Result<Box<dyn Source>> {
+    if partition.is_some() && connector(table)? != "kafka" {
+        return Err(option_error(
+            table,
+            "connector",
+            format!("table `{}` is not a Kafka topic: only a Kafka source scales out", table.def.name),
+        ));
+    }
     let schema = Arc::clone(&table.physical);
     let strict = table.def.option("json.ignore-parse-errors") != Some("true")
         && table.def.option("csv.ignore-parse-errors") != Some("true");
@@ -153,7 +174,7 @@ pub fn source(table: &Table, base: &Path, log: Option<&Log>) -> Result<Box<dyn S
             Box::new(s.strict(strict))
         }
         #[cfg(feature = "kafka")]
-        "kafka" => crate::kafka::source(table, strict)?,
+        "kafka" => crate::kafka::source(table, strict, partition)?,
         c => {
             return Err(option_error(table, "connector", format!("connector '{c}' cannot be read from"))
                 .hint("read from a 'filesystem' or 'sluice' table"))
@@ -201,6 +222,11 @@ pub struct SinkOptions {
     /// Unique per job and table: names an exactly-once sink's transactions and part files, so
     /// that a restart finds (and settles) what its earlier attempts left behind.
     pub transaction_prefix: String,
+    /// The job reads one Kafka topic and this is its `(topic, consumer group)`: an
+    /// exactly-once Kafka sink commits the topic's offsets for the group with its output.
+    pub input_offsets: Option<(String, String)>,
+    /// The Kafka partition this task of a scaled-out job reads.
+    pub partition: Option<usize>,
 }
 
 /// The guarantee a sink table gets: Flink's `'sink.delivery-guarantee'` (`exactly-once` or

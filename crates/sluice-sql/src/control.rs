@@ -30,6 +30,30 @@ impl JobControl {
         }
     }
 
+    /// Stops every pipeline after a checkpoint (no savepoint copy), waiting up to `timeout`:
+    /// a later run, or another instance, resumes from it. For handing a partition over.
+    ///
+    /// # Errors
+    /// Checkpointing is off; a pipeline's checkpoint failed or did not complete in time.
+    pub fn stop_with_checkpoint(&self, timeout: Duration) -> Result<()> {
+        let runtime = |m: String| SqlError::new(ErrorKind::Runtime, Pos::default(), m);
+        if self.plan.is_none() {
+            return Err(runtime("the job runs without checkpointing: it cannot stop with a checkpoint".into()));
+        }
+        let pending: Vec<_> = self.handles.iter().map(|(insert, h)| (insert, h.stop_with_checkpoint())).collect();
+        let deadline = Instant::now() + timeout;
+        for (insert, rx) in pending {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(runtime(format!("{insert}: the stop checkpoint failed: {e}"))),
+                Err(_) => {
+                    return Err(runtime(format!("{insert}: the stop checkpoint did not complete within {timeout:?}")))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Takes savepoint `name` of every pipeline (with `stop`, each then stops without ending
     /// its input) and waits up to `timeout` for all of them. Returns one location per INSERT:
     /// the savepoint's folder (`<dir>/<job>/savepoints/<name>`) when checkpoints are in a local

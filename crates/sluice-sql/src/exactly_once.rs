@@ -88,8 +88,18 @@ impl Plan {
                 .map_or(Ok(default), |v| v.trim().parse::<u64>())
                 .map_err(|_| option_error(format!("'{key}' must be a whole number")))
         };
-        let jobs =
+        let mut jobs =
             pipeline_jobs(&name, &script.inserts.iter().map(|i| i.target.as_str()).collect::<Vec<_>>());
+        if let Some(p) = options.partition {
+            if options.from_savepoint.is_some() {
+                return Err(option_error(
+                    "--from-savepoint cannot start a job that scales out: each partition resumes from its own \
+                     checkpoints"
+                        .into(),
+                ));
+            }
+            jobs = jobs.into_iter().map(|j| format!("{j}.p{p}")).collect();
+        }
         for (job, insert) in jobs.iter().zip(&script.inserts) {
             settings::check_job_name(job).map_err(|e| {
                 SqlError::new(

@@ -38,6 +38,10 @@ pub struct RunOptions {
     /// Start from this savepoint (`<dir>/<job>/savepoints/<name>`) or checkpoint
     /// (`<dir>/<job>/chk-<id>`) folder, at any parallelism.
     pub from_savepoint: Option<PathBuf>,
+    /// Run only this partition of the job's Kafka source: one task of an instance of a job
+    /// that scales out over its consumer group (see [`crate::scale_out`]). Its checkpoints are
+    /// job `<name>.p<partition>`, its transactional ids `<prefix>.p<partition>`.
+    pub partition: Option<usize>,
 }
 
 fn window_spec(kind: TvfKind) -> std::result::Result<WindowSpec, sluice_dataflow::DataflowError> {
@@ -81,6 +85,12 @@ impl RunningJob {
     #[must_use]
     pub fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// Whether every pipeline has ended (then [`join`](Self::join) does not block).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.jobs.iter().all(|(_, j)| j.is_finished())
     }
 
     /// Waits for every pipeline; the first error wins, after all have stopped.
@@ -151,8 +161,14 @@ impl Script {
         let mut notes: Vec<String> = plan.iter().map(Plan::describe).collect();
         let mut pipelines = Vec::new();
         for (i, insert) in self.inserts.iter().enumerate() {
-            let (name, mut p) =
-                self.pipeline(i, insert, &base, log.as_ref(), parallelism, plan.as_ref(), &mut notes)?;
+            let (name, mut p) = self.pipeline(
+                i,
+                insert,
+                (&base, log.as_ref(), options.partition),
+                parallelism,
+                plan.as_ref(),
+                &mut notes,
+            )?;
             if let Some(plan) = &plan {
                 p = p.checkpointing(plan.checkpointing(i)?);
             }
@@ -197,13 +213,11 @@ impl Script {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn pipeline(
         &self,
         i: usize,
         insert: &Insert,
-        base: &Path,
-        log: Option<&Log>,
+        (base, log, partition): (&Path, Option<&Log>, Option<usize>),
         parallelism: usize,
         plan: Option<&Plan>,
         notes: &mut Vec<String>,
@@ -222,7 +236,8 @@ impl Script {
         if plan.is_some() {
             connector::check_replayable(src, base)?;
         }
-        let mut source = connector::source(src, base, log).map_err(|e| e.or_at(insert.pos))?;
+        let mut source =
+            connector::source_part(src, base, log, partition).map_err(|e| e.or_at(insert.pos))?;
         let mut steps: Vec<Step> = connector::computed_step(src)?.into_iter().collect();
         steps.extend(insert.plan.pre.iter().cloned());
         let rate = self.rows_per_second()?;
@@ -240,6 +255,8 @@ impl Script {
             transaction_prefix: plan
                 .and_then(|p| p.jobs.get(i))
                 .map_or_else(String::new, |j| format!("{j}.{table}")),
+            input_offsets: input_offsets(src, plan),
+            partition,
         };
         let sink = connector::sink(sink_table, base, log, &sink_options(&insert.target))?;
         note_delivery(notes, plan, &insert.target, sink.as_ref());
@@ -320,6 +337,26 @@ impl Script {
 fn options_text(t: &crate::catalog::Table) -> String {
     let o: Vec<String> = t.def.options.iter().map(|(k, v, _)| format!("'{k}'='{v}'")).collect();
     format!("({})", o.join(", "))
+}
+
+/// The `(topic, consumer group)` whose offsets an exactly-once Kafka sink commits: the
+/// source's, if it is a Kafka topic and checkpoints are on.
+fn input_offsets(src: &crate::catalog::Table, plan: Option<&Plan>) -> Option<(String, String)> {
+    let plan = plan?;
+    if src.def.option("connector") != Some("kafka") {
+        return None;
+    }
+    Some((src.def.option("topic")?.to_string(), group_of(src, &plan.name)))
+}
+
+#[cfg(feature = "kafka")]
+fn group_of(src: &crate::catalog::Table, job: &str) -> String {
+    crate::kafka::group(src, job)
+}
+
+#[cfg(not(feature = "kafka"))]
+fn group_of(src: &crate::catalog::Table, job: &str) -> String {
+    src.def.option("properties.group.id").unwrap_or(job).to_string()
 }
 
 /// Notes a sink that is only at-least-once although checkpoints are on.

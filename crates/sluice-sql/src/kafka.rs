@@ -77,7 +77,7 @@ fn startup(table: &Table) -> Result<StartupMode> {
 ///
 /// # Errors
 /// Bad options, unreachable brokers, a missing topic.
-pub(crate) fn source(table: &Table, strict: bool) -> Result<Box<dyn Source>> {
+pub(crate) fn source(table: &Table, strict: bool, partition: Option<usize>) -> Result<Box<dyn Source>> {
     let topic = required(table, "topic")?;
     check_format(table)?;
     let mode = startup(table)?;
@@ -98,6 +98,9 @@ pub(crate) fn source(table: &Table, strict: bool) -> Result<Box<dyn Source>> {
         .dead_letters(DeadLetters::stderr());
     if bounded {
         s = s.bounded_latest();
+    }
+    if let Some(p) = partition {
+        s = s.only_partitions([p]).map_err(|e| df_error(table, "topic", &e))?;
     }
     Ok(Box::new(s))
 }
@@ -121,6 +124,19 @@ pub(crate) fn guarantee(table: &Table, checkpointing: bool) -> Result<DeliveryGu
         Some(other) => Err(option_error(table, KEY, format!("unknown delivery guarantee '{other}'"))
             .hint("use 'exactly-once', 'at-least-once' or 'none'")),
     }
+}
+
+/// The consumer group of a kafka source table: `properties.group.id`, else `job`.
+pub(crate) fn group(table: &Table, job: &str) -> String {
+    table.def.option("properties.group.id").unwrap_or(job).to_string()
+}
+
+/// The brokers, topic and consumer group of a kafka source table.
+///
+/// # Errors
+/// Missing options.
+pub(crate) fn membership(table: &Table, job: &str) -> Result<(KafkaConfig, String, String)> {
+    Ok((config(table)?, required(table, "topic")?.to_string(), group(table, job)))
 }
 
 /// Opens a kafka table as a sink.
@@ -152,8 +168,17 @@ pub(crate) fn sink(table: &Table, options: &SinkOptions) -> Result<Box<dyn Sink>
     }
     if guarantee == DeliveryGuarantee::ExactlyOnce {
         const KEY: &str = "sink.transactional-id-prefix";
-        let prefix = table.def.option(KEY).unwrap_or(&options.transaction_prefix);
+        // Each partition's task of a scaled-out job has its own transactional ids.
+        let prefix = match (table.def.option(KEY), options.partition) {
+            (Some(p), Some(n)) => format!("{p}.p{n}"),
+            (Some(p), None) => p.to_string(),
+            (None, _) => options.transaction_prefix.clone(),
+        };
+        let prefix = prefix.as_str();
         s = s.transactional_id_prefix(prefix).map_err(|e| df_error(table, KEY, &e))?;
+        if let Some((topic, group)) = &options.input_offsets {
+            s = s.commit_offsets_of(topic, group).map_err(|e| df_error(table, "topic", &e))?;
+        }
     }
     Ok(Box::new(s))
 }

@@ -55,6 +55,8 @@ pub mod job;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod metadata;
+#[cfg(feature = "kafka")]
+pub mod scale_out;
 pub mod script;
 pub mod settings;
 pub mod steps;

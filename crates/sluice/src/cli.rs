@@ -73,6 +73,13 @@ pub struct RunArgs {
     /// folder <dir>/<job>/chk-<id>; the parallelism may differ from the savepoint's.
     #[arg(long, value_name = "PATH")]
     pub from_savepoint: Option<PathBuf>,
+    /// Run as one instance of a job spread over several: the instances join the Kafka source's
+    /// consumer group ('properties.group.id', else the job's name), which shares the topic's
+    /// partitions among them; each partition's state moves through the checkpoint directory
+    /// they share ('state.checkpoints.dir'). Needs one INSERT from a Kafka topic into an
+    /// exactly-once Kafka topic. Ctrl-C stops the instance after a checkpoint.
+    #[arg(long, conflicts_with_all = ["from_savepoint", "fresh"])]
+    pub scale_out: bool,
 }
 
 /// `sluice savepoint`

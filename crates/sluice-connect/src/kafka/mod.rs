@@ -20,6 +20,8 @@
 //! reading it, not only by `ListOffsets`: see [`KafkaSource`] for why.
 
 mod config;
+mod group;
+mod groups;
 mod offsets;
 mod producer;
 mod reader;
@@ -27,7 +29,8 @@ mod sink;
 mod source;
 
 pub use config::KafkaConfig;
-pub use producer::TXN_HEADER;
+pub use group::{Assignment, GroupMember};
+pub use producer::{TXN_HEADER, TXN_MARKER_SUFFIX};
 pub use sink::{DeliveryGuarantee, KafkaSink, KeyFormat};
 pub use source::{KafkaSource, StartupMode};
 

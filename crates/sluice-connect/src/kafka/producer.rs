@@ -28,27 +28,31 @@
 //! newest checkpoint whose transaction did commit instead (ARCHITECTURE.md, "Running on Kafka").
 //!
 //! # Naming each transaction
-//! Transactions are also numbered per attempt: `<prefix> <pid> <n>` is the `n`-th transaction
-//! this process began for the sink. Every record carries it in header [`TXN_HEADER`], and the
-//! marker offset's metadata is `<pid> <n>` of the transaction it committed with. A consumer can
-//! so tell which records committed on a broker whose `read_committed` is unreliable: those of
-//! transaction `n` of process `pid` committed iff a marker named `pid n' >= n` became visible.
+//! Each transaction has a number, `epoch * 10^6 + n`: the `n`-th transaction begun by the
+//! attempt that started at `epoch` (Unix ms), so numbers grow across attempts. Every record
+//! carries `<prefix> <number>` in header [`TXN_HEADER`], and each transaction also commits its
+//! number as the offset of group `<prefix>.txn` on partition 0 of the output topic. So a
+//! consumer can tell which records committed on a broker whose `read_committed` is
+//! unreliable (tansu): after an attempt died, its transactions numbered above that marker
+//! (read before the next attempt starts) were aborted.
 //!
 //! # The input's offsets
 //! With [`Transactions::commit_offsets_of`], the transaction of checkpoint `n` also commits the
-//! source's next offsets of checkpoint `n` for its consumer group, with metadata
-//! `sluice checkpoint <n>`: the group's committed offsets are then always those of the output's.
+//! source's next offsets of checkpoint `n` for its consumer group, and for group
+//! `<group>.done` the end offset of each partition read to its bounded end: the group's
+//! offsets move with the output, and every instance of a scaled-out job can tell which
+//! partitions are finished. (Offsets only: some brokers drop commit metadata.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, TopicPartitionList};
 use sluice_dataflow::Result;
 
+use super::groups::{offsets, Groups};
 use super::{error, KafkaConfig};
 use crate::error as errors;
 
@@ -118,7 +122,7 @@ pub(crate) fn flush(producer: &KafkaProducer, config: &KafkaConfig, context: &st
 }
 
 /// A transaction error, explaining a transaction timeout the broker refuses.
-fn txn_error(context: &str, what: &str, e: &KafkaError) -> sluice_dataflow::DataflowError {
+pub(crate) fn txn_error(context: &str, what: &str, e: &KafkaError) -> sluice_dataflow::DataflowError {
     if e.rdkafka_error_code() == Some(RDKafkaErrorCode::InvalidTransactionTimeout) {
         return errors::user(format!(
             "{context}: {what}: the broker refuses the transaction timeout: set \
@@ -128,23 +132,40 @@ fn txn_error(context: &str, what: &str, e: &KafkaError) -> sluice_dataflow::Data
     error(&format!("{context}: {what}"), e)
 }
 
+/// The group of the commit marker that names the last committed transaction (`<prefix>` + this).
+pub const TXN_MARKER_SUFFIX: &str = ".txn";
+/// The group whose committed offsets mark the input partitions read to their end
+/// (the input's group + this).
+pub(crate) const DONE_SUFFIX: &str = ".done";
+
+/// The input's progress at a checkpoint, to commit with its output.
+struct Progress {
+    checkpoint: u64,
+    /// The input's next offsets.
+    offsets: TopicPartitionList,
+    /// Partitions read to their end: `(partition, end offset)`.
+    done: Vec<(i32, u64)>,
+}
+
 /// The transactional producers of an exactly-once sink; see the [module docs](self).
 pub(crate) struct Transactions {
     config: KafkaConfig,
     topic: String,
-    /// A consumer of group `<prefix>`, for the group metadata of the marker commits.
-    marker: Option<BaseConsumer>,
+    groups: Groups,
     prefix: String,
     context: String,
     /// The producer of the open transaction, and its slot.
     current: Option<(usize, KafkaProducer)>,
-    /// Transactions begun by this process; the open one's name (`<prefix> <pid> <n>`).
+    /// This attempt's start (epoch ms) and the transactions it began; the open one's number.
+    epoch: u64,
     begun: u64,
+    number: u64,
     label: String,
-    /// The input's offsets to commit with checkpoint `.0`'s transaction: topic, group, offsets.
-    offsets: Option<(u64, TopicPartitionList)>,
-    input: Option<(String, BaseConsumer)>,
-    /// Flushed transactions waiting for their checkpoint, by transactional id.
+    /// The input `(topic, group)` whose offsets commit with the output, and its progress at
+    /// the last stored checkpoint.
+    input: Option<(String, String)>,
+    progress: Option<Progress>,
+    /// Flushed transactions waiting for their checkpoint, by transactional id, with numbers.
     pending: BTreeMap<String, (usize, KafkaProducer)>,
     /// Initialized producers without a transaction.
     free: Vec<(usize, KafkaProducer)>,
@@ -154,17 +175,22 @@ pub(crate) struct Transactions {
 
 impl Transactions {
     pub(crate) fn new(config: KafkaConfig, topic: &str, prefix: &str, context: &str) -> Transactions {
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
         Transactions {
+            groups: Groups::new(config.clone(), context),
             config,
             topic: topic.to_string(),
-            marker: None,
             prefix: prefix.to_string(),
             context: context.to_string(),
             current: None,
+            epoch,
             begun: 0,
+            number: 0,
             label: String::new(),
-            offsets: None,
             input: None,
+            progress: None,
             pending: BTreeMap::new(),
             free: Vec::new(),
             next_slot: 0,
@@ -181,36 +207,10 @@ impl Transactions {
         Some((slot.parse().ok()?, checkpoint.parse().ok()?))
     }
 
-    /// The consumer whose group metadata the marker commits carry.
-    fn marker(&mut self) -> Result<&BaseConsumer> {
-        if self.marker.is_none() {
-            let consumer = self
-                .config
-                .client(&[("group.id", &self.prefix), ("enable.auto.commit", "false")])
-                .create::<BaseConsumer>()
-                .map_err(|e| error(&format!("{}: creating the marker consumer", self.context), &e))?;
-            self.marker = Some(consumer);
-        }
-        match &self.marker {
-            Some(c) => Ok(c),
-            None => Err(errors::user(format!("{}: no marker consumer", self.context))),
-        }
-    }
-
     /// The checkpoint id of the last committed transaction, from the marker.
     fn committed_checkpoint(&mut self) -> Result<Option<u64>> {
-        let (topic, timeout, context) =
-            (self.topic.clone(), self.config.request_timeout(), self.context.clone());
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(&topic, 0);
-        let committed = self
-            .marker()?
-            .committed_offsets(tpl, timeout)
-            .map_err(|e| error(&format!("{context}: reading the commit marker"), &e))?;
-        Ok(committed.elements().first().and_then(|e| match e.offset() {
-            Offset::Offset(o) => u64::try_from(o).ok(),
-            _ => None,
-        }))
+        let (prefix, topic) = (self.prefix.clone(), self.topic.clone());
+        Ok(self.groups.committed(&prefix, &topic, [0])?.get(&0).copied())
     }
 
     /// A producer for `slot` whose `init_transactions` fenced earlier ones with its id.
@@ -235,7 +235,8 @@ impl Transactions {
             };
             p.begin_transaction().map_err(|e| txn_error(&self.context, "beginning a transaction", &e))?;
             self.begun += 1;
-            self.label = format!("{} {} {}", self.prefix, std::process::id(), self.begun);
+            self.number = self.epoch.saturating_mul(1_000_000).saturating_add(self.begun);
+            self.label = format!("{} {}", self.prefix, self.number);
             self.current = Some((slot, p));
         }
         match &self.current {
@@ -244,27 +245,18 @@ impl Transactions {
         }
     }
 
-    /// The open transaction's name, `<prefix> <pid> <n>` (for [`TXN_HEADER`]).
+    /// The open transaction's name, `<prefix> <number>` (for [`TXN_HEADER`]).
     pub(crate) fn label(&self) -> &str {
         &self.label
     }
 
-    /// Checkpoint `checkpoint`'s barrier: adds the marker to the open transaction, flushes it
+    /// Checkpoint `checkpoint`'s barrier: adds the markers to the open transaction, flushes it
     /// and sets it aside; returns its id (none if nothing is open).
     pub(crate) fn pre_commit(&mut self, checkpoint: u64) -> Result<Vec<String>> {
         let Some((slot, p)) = self.current.take() else { return Ok(Vec::new()) };
-        let mut tpl = TopicPartitionList::new();
-        let marker = Offset::Offset(i64::try_from(checkpoint).unwrap_or(i64::MAX));
-        tpl.add_partition_offset(&self.topic, 0, marker).map_err(|e| error(&self.context, &e))?;
-        if let Some(mut e) = tpl.find_partition(&self.topic, 0) {
-            e.set_metadata(format!("{} {}", std::process::id(), self.begun));
-        }
-        let timeout = self.config.request_timeout();
-        let group = self.marker()?.group_metadata().ok_or_else(|| {
-            errors::user(format!("{}: the marker consumer has no group metadata", self.context))
-        })?;
-        p.send_offsets_to_transaction(&tpl, &group, timeout)
-            .map_err(|e| txn_error(&self.context, "adding the commit marker to the transaction", &e))?;
+        let (prefix, topic) = (self.prefix.clone(), self.topic.clone());
+        self.groups.send(&p, &prefix, &offsets(&topic, [(0, checkpoint)])?)?;
+        self.groups.send(&p, &format!("{prefix}{TXN_MARKER_SUFFIX}"), &offsets(&topic, [(0, self.number)])?)?;
         flush(&p, &self.config, &self.context)?;
         let id = format!("{}@{checkpoint}", self.id(slot));
         self.pending.insert(id.clone(), (slot, p));
@@ -272,55 +264,72 @@ impl Transactions {
     }
 
     /// From now on, commit `topic`'s offsets for consumer `group` with each checkpoint's output.
-    pub(crate) fn commit_offsets_of(&mut self, topic: &str, group: &str) -> Result<()> {
-        let consumer = self
-            .config
-            .client(&[("group.id", group), ("enable.auto.commit", "false")])
-            .create::<BaseConsumer>()
-            .map_err(|e| error(&format!("{}: creating a consumer of group `{group}`", self.context), &e))?;
-        self.input = Some((topic.to_string(), consumer));
-        Ok(())
+    pub(crate) fn commit_offsets_of(&mut self, topic: &str, group: &str) {
+        self.input = Some((topic.to_string(), group.to_string()));
     }
 
     /// Checkpoint `checkpoint` stored the input at these positions: they commit with its
     /// transaction (if the input's offsets are committed at all).
     pub(crate) fn positions(&mut self, checkpoint: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
         let Some((topic, _)) = &self.input else { return Ok(()) };
-        let mut tpl = TopicPartitionList::new();
+        let (mut next, mut done) = (Vec::new(), Vec::new());
         for (partition, bytes) in positions {
-            let next = crate::source::position::LogPosition::decode_kafka(bytes, &self.context, *partition)?.next;
-            let offset = Offset::Offset(i64::try_from(next).unwrap_or(i64::MAX));
-            tpl.add_partition_offset(topic, super::offsets::kafka_partition(*partition)?, offset)
-                .map_err(|e| error(&self.context, &e))?;
+            let pos = crate::source::position::LogPosition::decode_kafka(bytes, &self.context, *partition)?;
+            let p = super::offsets::kafka_partition(*partition)?;
+            next.push((p, pos.next));
+            if let Some(stop) = pos.stop.filter(|&stop| pos.next >= stop) {
+                done.push((p, stop));
+            }
         }
-        for mut e in tpl.elements() {
-            e.set_metadata(format!("sluice checkpoint {checkpoint}"));
+        self.progress = Some(Progress { checkpoint, offsets: offsets(topic, next)?, done });
+        Ok(())
+    }
+
+    /// Adds the input's progress to `p`'s transaction.
+    fn send_progress(&mut self, p: &KafkaProducer, progress: &Progress) -> Result<()> {
+        let Some((topic, group)) = self.input.clone() else { return Ok(()) };
+        self.groups.send(p, &group, &progress.offsets)?;
+        if !progress.done.is_empty() {
+            let done = offsets(&topic, progress.done.iter().copied())?;
+            self.groups.send(p, &format!("{group}{DONE_SUFFIX}"), &done)?;
         }
-        self.offsets = Some((checkpoint, tpl));
         Ok(())
     }
 
     /// Commits the pending transactions named in `ids`; ids not pending were committed before.
+    /// The input's progress of the checkpoint goes with its transaction, or, if it had none,
+    /// with the open one, or else in one of its own.
     pub(crate) fn commit(&mut self, ids: &[String]) -> Result<()> {
+        let timeout = self.config.request_timeout();
         for id in ids {
             if let Some((slot, p)) = self.pending.remove(id) {
                 let checkpoint = self.parse(id).map(|(_, c)| c);
-                if let (Some((at, tpl)), Some((_, input))) = (&self.offsets, &self.input) {
-                    if checkpoint == Some(*at) {
-                        let group = input.group_metadata().ok_or_else(|| {
-                            errors::user(format!("{}: the input's consumer has no group metadata", self.context))
-                        })?;
-                        p.send_offsets_to_transaction(tpl, &group, self.config.request_timeout()).map_err(|e| {
-                            txn_error(&self.context, "adding the input's offsets to the transaction", &e)
-                        })?;
-                    }
+                if let Some(progress) = self.progress.take_if(|g| Some(g.checkpoint) == checkpoint) {
+                    self.send_progress(&p, &progress)?;
                 }
-                p.commit_transaction(self.config.request_timeout())
+                p.commit_transaction(timeout)
                     .map_err(|e| txn_error(&self.context, &format!("committing transaction `{id}`"), &e))?;
                 self.free.push((slot, p));
             }
         }
-        Ok(())
+        let Some(progress) = self.progress.take() else { return Ok(()) };
+        let own = self.current.is_none();
+        let p = match self.current.take() {
+            Some(current) => current,
+            None => {
+                self.current()?;
+                self.current.take().ok_or_else(|| errors::user(format!("{}: no transaction", self.context)))?
+            }
+        };
+        let sent = self.send_progress(&p.1, &progress);
+        if own && sent.is_ok() {
+            p.1.commit_transaction(timeout)
+                .map_err(|e| txn_error(&self.context, "committing the input's offsets", &e))?;
+            self.free.push(p);
+        } else {
+            self.current = Some(p);
+        }
+        sent
     }
 
     /// Commits everything: the pending transactions and the open one (end of a job).

@@ -136,7 +136,7 @@ impl KafkaSink {
                 self.context
             )));
         }
-        self.transactions()?.commit_offsets_of(topic, group)?;
+        self.transactions()?.commit_offsets_of(topic, group);
         Ok(self)
     }
 

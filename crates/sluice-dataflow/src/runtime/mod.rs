@@ -256,6 +256,12 @@ impl Job {
         self.handle.clone()
     }
 
+    /// Whether every task has ended (then [`join`](Self::join) does not block).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|(_, t)| t.is_finished())
+    }
+
     /// Waits for every task to finish.
     ///
     /// # Errors
