@@ -77,7 +77,8 @@ pub mod source;
 pub use dead_letter::DeadLetters;
 #[cfg(feature = "kafka")]
 pub use kafka::{
-    Assignment, DeliveryGuarantee, GroupMember, KafkaConfig, KafkaSink, KafkaSource, KeyFormat, StartupMode, TXN_HEADER,
+    Assignment, DeliveryGuarantee, GroupMember, KafkaConfig, KafkaSink, KafkaSource, KeyFormat, StartupMode,
+    TXN_HEADER,
 };
 pub use sink::{FileSink, LogSink, PartFileSink, StdoutSink};
 pub use source::{EndOfInput, FileFormat, FileSource, LogMetadata, LogSource, StdinSource};

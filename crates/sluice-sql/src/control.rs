@@ -38,16 +38,21 @@ impl JobControl {
     pub fn stop_with_checkpoint(&self, timeout: Duration) -> Result<()> {
         let runtime = |m: String| SqlError::new(ErrorKind::Runtime, Pos::default(), m);
         if self.plan.is_none() {
-            return Err(runtime("the job runs without checkpointing: it cannot stop with a checkpoint".into()));
+            return Err(runtime(
+                "the job runs without checkpointing: it cannot stop with a checkpoint".into(),
+            ));
         }
-        let pending: Vec<_> = self.handles.iter().map(|(insert, h)| (insert, h.stop_with_checkpoint())).collect();
+        let pending: Vec<_> =
+            self.handles.iter().map(|(insert, h)| (insert, h.stop_with_checkpoint())).collect();
         let deadline = Instant::now() + timeout;
         for (insert, rx) in pending {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(runtime(format!("{insert}: the stop checkpoint failed: {e}"))),
                 Err(_) => {
-                    return Err(runtime(format!("{insert}: the stop checkpoint did not complete within {timeout:?}")))
+                    return Err(runtime(format!(
+                        "{insert}: the stop checkpoint did not complete within {timeout:?}"
+                    )))
                 }
             }
         }

@@ -131,7 +131,8 @@ impl Script {
                 break Err(e);
             }
             // Tasks that ended (their partition's bounded input is read) are joined.
-            let ended: Vec<usize> = t.running.iter().filter(|(_, j)| j.is_finished()).map(|(&p, _)| p).collect();
+            let ended: Vec<usize> =
+                t.running.iter().filter(|(_, j)| j.is_finished()).map(|(&p, _)| p).collect();
             for p in ended {
                 if let Some(job) = t.running.remove(&p) {
                     t.reap(p, job);

@@ -33,7 +33,9 @@ impl Groups {
                 .config
                 .client(&[("group.id", group), ("enable.auto.commit", "false")])
                 .create::<BaseConsumer>()
-                .map_err(|e| error(&format!("{}: creating a consumer of group `{group}`", self.context), &e))?;
+                .map_err(|e| {
+                    error(&format!("{}: creating a consumer of group `{group}`", self.context), &e)
+                })?;
             self.consumers.insert(group.to_string(), consumer);
         }
         self.consumers
@@ -54,7 +56,11 @@ impl Groups {
             errors::user(format!("{context}: the consumer of group `{group}` has no group metadata"))
         })?;
         producer.send_offsets_to_transaction(offsets, &metadata, timeout).map_err(|e| {
-            super::producer::txn_error(&context, &format!("adding offsets of group `{group}` to the transaction"), &e)
+            super::producer::txn_error(
+                &context,
+                &format!("adding offsets of group `{group}` to the transaction"),
+                &e,
+            )
         })
     }
 
@@ -70,10 +76,9 @@ impl Groups {
         for p in partitions {
             tpl.add_partition(topic, p);
         }
-        let committed = self
-            .consumer(group)?
-            .committed_offsets(tpl, timeout)
-            .map_err(|e| error(&format!("{context}: reading the committed offsets of group `{group}`"), &e))?;
+        let committed = self.consumer(group)?.committed_offsets(tpl, timeout).map_err(|e| {
+            error(&format!("{context}: reading the committed offsets of group `{group}`"), &e)
+        })?;
         Ok(committed
             .elements()
             .iter()
@@ -86,7 +91,10 @@ impl Groups {
 }
 
 /// `(partition, offset)` pairs of `topic` as a list.
-pub(crate) fn offsets(topic: &str, offsets: impl IntoIterator<Item = (i32, u64)>) -> Result<TopicPartitionList> {
+pub(crate) fn offsets(
+    topic: &str,
+    offsets: impl IntoIterator<Item = (i32, u64)>,
+) -> Result<TopicPartitionList> {
     let mut tpl = TopicPartitionList::new();
     for (p, o) in offsets {
         tpl.add_partition_offset(topic, p, Offset::Offset(i64::try_from(o).unwrap_or(i64::MAX)))

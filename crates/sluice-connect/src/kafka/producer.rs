@@ -256,7 +256,11 @@ impl Transactions {
         let Some((slot, p)) = self.current.take() else { return Ok(Vec::new()) };
         let (prefix, topic) = (self.prefix.clone(), self.topic.clone());
         self.groups.send(&p, &prefix, &offsets(&topic, [(0, checkpoint)])?)?;
-        self.groups.send(&p, &format!("{prefix}{TXN_MARKER_SUFFIX}"), &offsets(&topic, [(0, self.number)])?)?;
+        self.groups.send(
+            &p,
+            &format!("{prefix}{TXN_MARKER_SUFFIX}"),
+            &offsets(&topic, [(0, self.number)])?,
+        )?;
         flush(&p, &self.config, &self.context)?;
         let id = format!("{}@{checkpoint}", self.id(slot));
         self.pending.insert(id.clone(), (slot, p));
@@ -298,7 +302,7 @@ impl Transactions {
 
     /// Commits the pending transactions named in `ids`; ids not pending were committed before.
     /// The input's progress of the checkpoint goes with its transaction, or, if it had none,
-    /// with the open one, or else in one of its own.
+    /// with the open one, or else with the next.
     pub(crate) fn commit(&mut self, ids: &[String]) -> Result<()> {
         let timeout = self.config.request_timeout();
         for id in ids {
@@ -312,24 +316,17 @@ impl Transactions {
                 self.free.push((slot, p));
             }
         }
-        let Some(progress) = self.progress.take() else { return Ok(()) };
-        let own = self.current.is_none();
-        let p = match self.current.take() {
-            Some(current) => current,
-            None => {
-                self.current()?;
-                self.current.take().ok_or_else(|| errors::user(format!("{}: no transaction", self.context)))?
+        // A checkpoint without output of its own: its progress goes with the open transaction,
+        // or else waits for the next one. (Not a transaction of offsets alone: tansu never
+        // completes such a commit.)
+        if self.current.is_some() {
+            if let (Some(current), Some(progress)) = (self.current.take(), self.progress.take()) {
+                let sent = self.send_progress(&current.1, &progress);
+                self.current = Some(current);
+                sent?;
             }
-        };
-        let sent = self.send_progress(&p.1, &progress);
-        if own && sent.is_ok() {
-            p.1.commit_transaction(timeout)
-                .map_err(|e| txn_error(&self.context, "committing the input's offsets", &e))?;
-            self.free.push(p);
-        } else {
-            self.current = Some(p);
         }
-        sent
+        Ok(())
     }
 
     /// Commits everything: the pending transactions and the open one (end of a job).

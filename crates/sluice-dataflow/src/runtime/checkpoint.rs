@@ -42,6 +42,9 @@ pub(crate) struct SourceSnap {
     pub(crate) watermark: Option<i64>,
 }
 
+/// Source positions: `(global partition, position)`.
+pub(crate) type Positions = Vec<(usize, Vec<u8>)>;
+
 /// A keyed task's state files: `(operator id, bytes)`.
 pub(crate) type StateFiles = Vec<(String, Vec<u8>)>;
 
@@ -90,11 +93,18 @@ pub(crate) struct Shared {
     stop_id: AtomicU64,
     /// The next unused checkpoint id.
     next_id: AtomicU64,
+    /// The newest checkpoint whose transactions the sinks committed (0: none yet this run).
+    pub(crate) committed: AtomicU64,
 }
 
 impl Shared {
     pub(crate) fn new(next_id: u64) -> Self {
-        Shared { requested: AtomicU64::new(0), stop_id: AtomicU64::new(0), next_id: AtomicU64::new(next_id) }
+        Shared {
+            requested: AtomicU64::new(0),
+            stop_id: AtomicU64::new(0),
+            next_id: AtomicU64::new(next_id),
+            committed: AtomicU64::new(0),
+        }
     }
 
     /// The barrier a source task that last sent `last` must send now, if any.
@@ -328,7 +338,7 @@ impl Coordinator {
 
     /// Writes the state files, then the manifest, then cleans up; returns the savepoint's (or
     /// checkpoint's) location and the source positions stored.
-    fn store_checkpoint(&self, p: &mut Pending) -> Result<(String, Vec<(usize, Vec<u8>)>)> {
+    fn store_checkpoint(&self, p: &mut Pending) -> Result<(String, Positions)> {
         let mut sources: Vec<(String, Vec<u8>)> = Vec::new();
         let mut positions = Vec::new();
         for (task, snap) in p.sources.iter().enumerate() {
@@ -373,7 +383,14 @@ impl Coordinator {
         let store = &self.store;
         let savepoint = p.savepoint.as_ref().and_then(|(name, _)| name.as_deref());
         let location = super::restore::write(&self.rt, store, p.id, info, &files, savepoint)?;
-        if let Err(e) = self.rt.block_on(store.retain_last(self.retain)) {
+        // Never delete the newest checkpoint whose output committed: a sink that cannot commit
+        // after a crash (Kafka) resumes from it, however far the commits fall behind.
+        let committed = self.shared.committed.load(Ordering::Acquire);
+        let retain = match self.rt.block_on(store.checkpoint_ids()) {
+            Ok(ids) => ids.iter().filter(|&&id| id >= committed).count().max(self.retain),
+            Err(_) => self.retain,
+        };
+        if let Err(e) = self.rt.block_on(store.retain_last(retain)) {
             tracing::warn!(error = %e, "cannot clean up old checkpoints");
         }
         Metrics::add(&self.metrics.checkpoints, 1);

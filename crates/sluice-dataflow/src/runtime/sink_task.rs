@@ -188,6 +188,7 @@ impl SinkTask {
         if c.error.is_some() {
             return Ok(());
         }
+        let committed = c.id;
         let (ready, later): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.uncommitted).into_iter().partition(|(id, _)| *id <= c.id);
         self.uncommitted = later;
@@ -204,6 +205,9 @@ impl SinkTask {
                     None => self.sink.commit(id, &ids).map_err(|e| e.in_operator("sink"))?,
                 }
             }
+        }
+        if let Some((link, _)) = &self.checkpoint {
+            link.shared.committed.fetch_max(committed, Ordering::AcqRel);
         }
         Ok(())
     }

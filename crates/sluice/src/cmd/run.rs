@@ -52,7 +52,8 @@ fn substitute(text: &str, var: impl Fn(&str) -> Option<String>) -> std::result::
         let offset = text.len() - rest.len() + at;
         let line = text[..offset].matches('\n').count() + 1;
         let column = offset - text[..offset].rfind('\n').map_or(0, |n| n + 1) + 1;
-        let end = body.find('}').ok_or_else(|| format!("{line}:{column}: error: `${{` without a closing `}}`"))?;
+        let end =
+            body.find('}').ok_or_else(|| format!("{line}:{column}: error: `${{` without a closing `}}`"))?;
         let (name, default) = match body[..end].split_once(":-") {
             Some((name, default)) => (name, Some(default)),
             None => (&body[..end], None),
@@ -251,7 +252,10 @@ mod tests {
     #[test]
     fn a_missing_variable_is_an_error_at_its_place() {
         let err = substitute("SET 'x' = 'y';\n  '${NOPE}'", env).unwrap_err();
-        assert_eq!(err, "2:4: error: environment variable NOPE is not set (write ${NOPE:-default} for a default)");
+        assert_eq!(
+            err,
+            "2:4: error: environment variable NOPE is not set (write ${NOPE:-default} for a default)"
+        );
         assert!(substitute("'${BROKER'", env).unwrap_err().contains("without a closing"));
     }
 }

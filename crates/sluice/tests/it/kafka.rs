@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::Sluice;
 
 /// Runs `scripts/kafka-client.py ARGS` with `stdin`; its output lines.
-fn client(pythonpath: &str, args: &[&str], stdin: &str) -> Vec<String> {
+pub(super) fn client(pythonpath: &str, args: &[&str], stdin: &str) -> Vec<String> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kafka-client.py");
     let mut child = Command::new("python3")
         .arg(script)

@@ -22,6 +22,7 @@ mod kafka;
 mod kill;
 mod produce_consume;
 mod savepoint;
+mod scale_out;
 mod sql;
 mod topic;
 
