@@ -319,7 +319,7 @@ impl Transactions {
         // A checkpoint without output of its own: its progress goes with the open transaction,
         // or else waits for the next one. (Not a transaction of offsets alone: tansu never
         // completes such a commit.)
-        if self.current.is_some() {
+        if self.current.is_some() && self.progress.is_some() {
             if let (Some(current), Some(progress)) = (self.current.take(), self.progress.take()) {
                 let sent = self.send_progress(&current.1, &progress);
                 self.current = Some(current);
