@@ -93,6 +93,14 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// Whether this sink's transactions must not overlap: after a barrier, the sink task waits
+    /// until the checkpoint is stored and committed before it writes more (a short pause per
+    /// checkpoint). Kafka's exactly-once sink asks for it: with two open transactions, some
+    /// brokers (tansu) lose the offsets the first one commits. Default: `false`.
+    fn serial_transactions(&self) -> bool {
+        false
+    }
+
     /// Whether [`recover`](Self::recover) could still commit `pending`, the transactions a
     /// checkpoint lists: a restart takes the newest checkpoint every sink can recover. Sinks
     /// whose transactions are *prepared* (durable, committable by anyone) always can, the
@@ -151,6 +159,10 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
         (**self).recoverable(pending)
+    }
+
+    fn serial_transactions(&self) -> bool {
+        (**self).serial_transactions()
     }
 
     fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {

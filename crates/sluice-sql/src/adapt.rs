@@ -188,6 +188,9 @@ impl Sink for BoxedSink {
     fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
         self.0.recoverable(pending)
     }
+    fn serial_transactions(&self) -> bool {
+        self.0.serial_transactions()
+    }
     fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
         self.0.positions(id, positions)
     }
@@ -224,6 +227,9 @@ impl Sink for StepSink {
     }
     fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
         self.inner.recoverable(pending)
+    }
+    fn serial_transactions(&self) -> bool {
+        self.inner.serial_transactions()
     }
     fn positions(&mut self, id: u64, positions: &[(usize, Vec<u8>)]) -> Result<()> {
         self.inner.positions(id, positions)

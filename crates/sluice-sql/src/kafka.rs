@@ -13,6 +13,7 @@
 //! | `sink.delivery-guarantee` | `at-least-once` (default), `none`, `exactly-once` (needs checkpoints) |
 //! | `sink.transactional-id-prefix` | exactly-once transactional ids `<prefix>-<slot>`; default: the job's |
 //! | `key.fields` | sink: the columns of each record's key (`;`-separated) |
+//! | `sink.partitioner` | `default` (by key) or `fixed`: each task (a scaled-out job's partition `N`) writes to partition `N % partitions` |
 //! | `key.format` | `json` (a JSON object) or `raw` (one string column); default: `raw` for one string column, else `json` |
 //!
 //! Every option is checked before the brokers are contacted, so a mistake is reported with
@@ -160,6 +161,14 @@ pub(crate) fn sink(table: &Table, options: &SinkOptions) -> Result<Box<dyn Sink>
     let mut s = KafkaSink::new(config, topic)
         .map_err(|e| df_error(table, "topic", &e))?
         .delivery_guarantee(guarantee);
+    let fixed = match table.def.option("sink.partitioner") {
+        None | Some("default") => false,
+        Some("fixed") => true,
+        Some(p) => {
+            return Err(option_error(table, "sink.partitioner", format!("unsupported partitioner '{p}'"))
+                .hint("use 'default' (by key) or 'fixed' (each task to one partition)"))
+        }
+    };
     if let Some(keys) = table.def.option("key.fields") {
         s = s.key_columns(keys.split(';').map(str::trim)).key_format(key_format);
     } else if table.def.option("key.format").is_some() {
@@ -179,6 +188,11 @@ pub(crate) fn sink(table: &Table, options: &SinkOptions) -> Result<Box<dyn Sink>
         if let Some((topic, group)) = &options.input_offsets {
             s = s.commit_offsets_of(topic, group).map_err(|e| df_error(table, "topic", &e))?;
         }
+    }
+    if fixed {
+        s = s
+            .fixed_partition(options.partition.unwrap_or(0))
+            .map_err(|e| df_error(table, "sink.partitioner", &e))?;
     }
     Ok(Box::new(s))
 }

@@ -171,9 +171,17 @@ pub(crate) struct Transactions {
     free: Vec<(usize, KafkaProducer)>,
     /// The next slot never opened.
     next_slot: usize,
+    /// The output partition the markers are committed on.
+    marker_partition: i32,
 }
 
 impl Transactions {
+    /// Commit the markers on output partition `p` (the one a sink with a fixed partition
+    /// writes to) instead of 0.
+    pub(crate) fn marker_partition(&mut self, p: i32) {
+        self.marker_partition = p;
+    }
+
     pub(crate) fn new(config: KafkaConfig, topic: &str, prefix: &str, context: &str) -> Transactions {
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -194,6 +202,7 @@ impl Transactions {
             pending: BTreeMap::new(),
             free: Vec::new(),
             next_slot: 0,
+            marker_partition: 0,
         }
     }
 
@@ -210,7 +219,8 @@ impl Transactions {
     /// The checkpoint id of the last committed transaction, from the marker.
     fn committed_checkpoint(&mut self) -> Result<Option<u64>> {
         let (prefix, topic) = (self.prefix.clone(), self.topic.clone());
-        Ok(self.groups.committed(&prefix, &topic, [0])?.get(&0).copied())
+        let at = self.marker_partition;
+        Ok(self.groups.committed(&prefix, &topic, [at])?.get(&at).copied())
     }
 
     /// A producer for `slot` whose `init_transactions` fenced earlier ones with its id.
@@ -255,14 +265,16 @@ impl Transactions {
     pub(crate) fn pre_commit(&mut self, checkpoint: u64) -> Result<Vec<String>> {
         let Some((slot, p)) = self.current.take() else { return Ok(Vec::new()) };
         let (prefix, topic) = (self.prefix.clone(), self.topic.clone());
-        self.groups.send(&p, &prefix, &offsets(&topic, [(0, checkpoint)])?)?;
+        let at = self.marker_partition;
+        self.groups.send(&p, &prefix, &offsets(&topic, [(at, checkpoint)])?)?;
         self.groups.send(
             &p,
             &format!("{prefix}{TXN_MARKER_SUFFIX}"),
-            &offsets(&topic, [(0, self.number)])?,
+            &offsets(&topic, [(at, self.number)])?,
         )?;
         flush(&p, &self.config, &self.context)?;
         let id = format!("{}@{checkpoint}", self.id(slot));
+        tracing::debug!(transaction = %id, number = self.number, "pre-committed");
         self.pending.insert(id.clone(), (slot, p));
         Ok(vec![id])
     }
@@ -305,14 +317,17 @@ impl Transactions {
     /// with the open one, or else with the next.
     pub(crate) fn commit(&mut self, ids: &[String]) -> Result<()> {
         let timeout = self.config.request_timeout();
+        tracing::debug!(?ids, pending = ?self.pending.keys().collect::<Vec<_>>(), "commit");
         for id in ids {
             if let Some((slot, p)) = self.pending.remove(id) {
                 let checkpoint = self.parse(id).map(|(_, c)| c);
                 if let Some(progress) = self.progress.take_if(|g| Some(g.checkpoint) == checkpoint) {
                     self.send_progress(&p, &progress)?;
                 }
+                let started = std::time::Instant::now();
                 p.commit_transaction(timeout)
                     .map_err(|e| txn_error(&self.context, &format!("committing transaction `{id}`"), &e))?;
+                tracing::debug!(transaction = %id, took = ?started.elapsed(), "committed");
                 self.free.push((slot, p));
             }
         }

@@ -75,6 +75,9 @@ pub struct KafkaSink {
     plain: Option<KafkaProducer>,
     txns: Option<Transactions>,
     sent: u64,
+    partitions: usize,
+    /// Every record to this partition (Flink's `'sink.partitioner' = 'fixed'`), if set.
+    fixed: Option<i32>,
 }
 
 impl KafkaSink {
@@ -84,7 +87,7 @@ impl KafkaSink {
     /// The brokers cannot be reached, or the topic does not exist.
     pub fn new(config: KafkaConfig, topic: &str) -> Result<Self> {
         let context = format!("kafka sink `{topic}`");
-        offsets::partition_count(&config, topic, &context)?;
+        let partitions = offsets::partition_count(&config, topic, &context)?;
         Ok(KafkaSink {
             config,
             topic: topic.to_string(),
@@ -100,6 +103,8 @@ impl KafkaSink {
             plain: None,
             txns: None,
             sent: 0,
+            partitions,
+            fixed: None,
         })
     }
 
@@ -137,6 +142,24 @@ impl KafkaSink {
             )));
         }
         self.transactions()?.commit_offsets_of(topic, group);
+        Ok(self)
+    }
+
+    /// Write every record to partition `task % partitions` (Flink's `'sink.partitioner' =
+    /// 'fixed'`, for sink task `task`), whatever its key; the markers of an exactly-once sink go
+    /// to the same partition. Tasks of a scaled-out job then never share an output partition,
+    /// which some brokers need: tansu holds back a transaction's offset commits while another
+    /// transaction that wrote to the same partition is open. Call after
+    /// [`transactional_id_prefix`](Self::transactional_id_prefix). Default = by key.
+    ///
+    /// # Errors
+    /// A partition number that does not fit.
+    pub fn fixed_partition(mut self, task: usize) -> Result<Self> {
+        let p = offsets::kafka_partition(task % self.partitions.max(1))?;
+        self.fixed = Some(p);
+        if let Some(t) = &mut self.txns {
+            t.marker_partition(p);
+        }
         Ok(self)
     }
 
@@ -306,6 +329,10 @@ impl Sink for KafkaSink {
         }
     }
 
+    fn serial_transactions(&self) -> bool {
+        self.guarantee == DeliveryGuarantee::ExactlyOnce
+    }
+
     fn recoverable(&mut self, pending: &[String]) -> Result<bool> {
         match self.guarantee {
             DeliveryGuarantee::ExactlyOnce => self.transactions()?.recoverable(pending),
@@ -326,6 +353,7 @@ impl KafkaSink {
     fn send_all(&mut self, values: &[u8], ends: &[usize], keys: Option<(&[u8], &[usize])>) -> Result<()> {
         let topic = self.topic.clone();
         let context = self.context.clone();
+        let fixed = self.fixed;
         self.producer()?; // opens the transaction, which names it
         let headers = match (&self.txns, self.guarantee) {
             (Some(t), DeliveryGuarantee::ExactlyOnce) => Some(
@@ -346,6 +374,9 @@ impl KafkaSink {
             }
             if let Some(h) = &headers {
                 record = record.headers(h.clone());
+            }
+            if let Some(p) = fixed {
+                record = record.partition(p);
             }
             start = end;
             loop {

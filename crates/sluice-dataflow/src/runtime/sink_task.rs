@@ -143,8 +143,12 @@ impl SinkTask {
         let Barrier { id, stop } = align.barrier;
         self.pre_commit(id, stop)?;
         if stop {
-            self.await_checkpoint(id)?;
+            self.await_checkpoint(id, false)?;
             return Ok(Step::Done);
+        }
+        if self.sink.serial_transactions() || self.sides.values().any(|s| s.serial_transactions()) {
+            // No output until this checkpoint's transactions are committed (or it failed).
+            self.await_checkpoint(id, true)?;
         }
         for env in align.held.into_iter().rev() {
             self.replay.push_front(env);
@@ -212,14 +216,16 @@ impl SinkTask {
         Ok(())
     }
 
-    /// Waits until the coordinator has stored checkpoint `id`, then commits.
-    fn await_checkpoint(&mut self, id: u64) -> Result<()> {
+    /// Waits until the coordinator has stored checkpoint `id`, then commits; with `tolerate`,
+    /// a checkpoint that could not be stored is not an error (its transactions stay pending).
+    fn await_checkpoint(&mut self, id: u64, tolerate: bool) -> Result<()> {
         loop {
             let answer = match &self.checkpoint {
                 Some((_, completions)) => completions.recv_timeout(Duration::from_millis(100)),
                 None => return Ok(()),
             };
             match answer {
+                Ok(Completion { id: done, error: Some(_), .. }) if done == id && tolerate => return Ok(()),
                 Ok(Completion { id: done, error: Some(error), .. }) if done == id => {
                     return Err(DataflowError::State {
                         message: format!(
@@ -249,7 +255,7 @@ impl SinkTask {
         let Some((link, _)) = &self.checkpoint else { return Ok(()) };
         let id = link.shared.allocate();
         self.pre_commit(id, true)?;
-        self.await_checkpoint(id)
+        self.await_checkpoint(id, false)
     }
 
     fn flush(&mut self) -> Result<()> {
