@@ -15,7 +15,7 @@ SET 'pipeline.name' = 'pageviews-kafka';
 SET 'execution.checkpointing.interval' = '1s';
 -- Shared by every instance: each partition's state moves through it.
 SET 'state.checkpoints.dir' = '${SLUICE_CHECKPOINTS:-/tmp/sluice-checkpoints}';
-SET 'sluice.source.rows-per-second' = '20000';
+SET 'sluice.source.rows-per-second' = '5000';
 
 CREATE TABLE page_views (
   ts BIGINT,
