@@ -52,11 +52,11 @@
 //! reference). `BENCH_KAFKA_PROPS=fetch.queue.backoff.ms=10,linger.ms=20` sets client
 //! properties for every client of every case alike (the Sluice ones through `KafkaConfig`).
 //!
-//! CPU columns: this process's CPU time (all threads, librdkafka's included) and, when the
-//! broker's pid is known (`BENCH_BROKER_PID`, or `$SLUICE_KAFKA_DIR/pid` as
-//! `scripts/kafka-broker.sh` writes it, if that broker's address is the one benchmarked), the
-//! broker's, each over the case's wall time, in cores: on 2 cores, a sum well below 2 means
-//! something waits (a timer, a round trip), not that the CPU is the limit.
+//! CPU: this process's CPU time (all threads, librdkafka's included) and, when the broker's
+//! pid is known (`BENCH_BROKER_PID`, or `$SLUICE_KAFKA_DIR/pid` as `scripts/kafka-broker.sh`
+//! writes it, if that broker's address is the one benchmarked), the broker's: per round over
+//! the wall time (in cores: on 2 cores, a sum well below 2 means something waits, a timer or a
+//! round trip, rather than computes), and in the table per event (µs, medians).
 //!
 //! Checks (outside the timing): each output topic is read back (`read_committed`) and must hold
 //! exactly N records (copy and pass-through cases), or as many window rows as the job reported,
@@ -126,8 +126,9 @@ struct Bench {
 struct Run {
     secs: f64,
     startup: Option<f64>,
-    /// This process's CPU time over the wall time (cores).
+    /// This process's CPU seconds (all threads).
     own_cpu: f64,
+    /// The broker's CPU seconds, if its pid is known.
     broker_cpu: Option<f64>,
 }
 
@@ -230,8 +231,8 @@ fn run() -> Result<()> {
             let run = Run {
                 secs,
                 startup: out.startup.map(|d| d.as_secs_f64()),
-                own_cpu: (self_cpu() - cpu0) / secs,
-                broker_cpu: broker0.zip(broker_pid.and_then(cpu_of)).map(|(a, b)| (b - a) / secs),
+                own_cpu: self_cpu() - cpu0,
+                broker_cpu: broker0.zip(broker_pid.and_then(cpu_of)).map(|(a, b)| b - a),
             };
             let checked = bench.check(case, &out)?;
             if let Some(topic) = &out.output {
@@ -242,8 +243,8 @@ fn run() -> Result<()> {
             println!(
                 "round {round} {case:>10}: {secs:6.2} s {:5.0} k events/s{startup}{note}  cpu: bench {:.2} broker {}  [{checked}]",
                 events as f64 / secs / 1e3,
-                run.own_cpu,
-                run.broker_cpu.map_or(String::from("–"), |c| format!("{c:.2}")),
+                run.own_cpu / secs,
+                run.broker_cpu.map_or(String::from("–"), |c| format!("{:.2}", c / secs)),
             );
             runs[i].push(run);
         }
@@ -266,10 +267,11 @@ fn run() -> Result<()> {
     );
     println!(
         "| case | seconds | events/s | ratio to raw-copy | start-up s | events/s after start-up | ratio after \
-         start-up | CPU bench / broker (cores) |"
+         start-up | CPU µs/event bench / broker |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let fmt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or(String::from("–"), f);
+    let per_event = |cpu: f64| format!("{:.2}", cpu / events as f64 * 1e6);
     for (i, case) in cases.iter().enumerate() {
         let secs = med(i, &|r| Some(r.secs)).unwrap_or(f64::NAN);
         let steady = med(i, &|r| r.startup.map(|s| r.secs - s));
@@ -281,8 +283,8 @@ fn run() -> Result<()> {
             fmt(med(i, &|r| r.startup), &|s| format!("{s:.2}")),
             fmt(steady, &rate),
             fmt(ref_steady.zip(steady).map(|(r, s)| r / s), &|x| format!("{x:.2}")),
-            fmt(med(i, &|r| Some(r.own_cpu)), &|c| format!("{c:.2}")),
-            fmt(med(i, &|r| r.broker_cpu), &|c| format!("{c:.2}")),
+            fmt(med(i, &|r| Some(r.own_cpu)), &per_event),
+            fmt(med(i, &|r| r.broker_cpu), &per_event),
         );
     }
     bench.delete_topic(&bench.input);
