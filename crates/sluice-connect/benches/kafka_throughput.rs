@@ -7,7 +7,9 @@
 //! cargo bench -p sluice-connect --features kafka --bench kafka_throughput
 //! bash scripts/kafka-broker.sh stop
 //! ```
-//! (`scripts/bench-kafka.sh` does the three steps, with a broker of its own.)
+//! `scripts/bench-kafka.sh` does the three steps with a fresh broker of its own, twice: with
+//! librdkafka's defaults and with `fetch.queue.backoff.ms=10` for every client (see "Kafka
+//! throughput" in docs/PERFORMANCE.md for why).
 //!
 //! The input topic (`BENCH_PARTITIONS` partitions, default 4) is filled once per run with
 //! `BENCH_EVENTS` (default 1,000,000) page views
