@@ -37,6 +37,12 @@ pub(crate) fn consumer(config: &KafkaConfig, context: &str, eof: bool) -> Result
     if config.get("group.id").is_none() {
         overrides.push(("group.id", "sluice-assign"));
     }
+    // librdkafka's default (1 s) stops fetching a partition for a whole second whenever its
+    // queue holds `queued.min.messages`: a job reading faster than one fetch stalls every
+    // ~170,000 records (measured by the kafka_throughput bench).
+    if config.get("fetch.queue.backoff.ms").is_none() {
+        overrides.push(("fetch.queue.backoff.ms", "10"));
+    }
     config.client(&overrides).create::<BaseConsumer>().map_err(|e| error(context, &e))
 }
 

@@ -179,7 +179,10 @@ impl SourceReader for KafkaReader {
             if now >= deadline {
                 return Ok(Poll::Idle);
             }
-            self.fetch(deadline - now)?;
+            // In whole milliseconds, rounded up: the client turns a wait under 1 ms into a busy
+            // loop (it polls librdkafka with the remaining whole milliseconds until the time is up).
+            let micros = u64::try_from((deadline - now).as_micros()).unwrap_or(u64::MAX);
+            self.fetch(Duration::from_millis(micros.div_ceil(1000)))?;
         }
     }
 
