@@ -118,10 +118,10 @@ impl Script {
                 }
             }
         };
-        let member =
+        let mut member =
             GroupMember::join(&config, &topic, &group, handler).map_err(|e| runtime(format!("{e}")))?;
         let mut last_check = Instant::now();
-        let outcome = loop {
+        let outcome = 'run: loop {
             if stop.load(Ordering::SeqCst) {
                 break Ok(());
             }
@@ -138,32 +138,26 @@ impl Script {
                     t.reap(p, job);
                 }
             }
-            if bounded && last_check.elapsed() >= FINISHED_POLL {
-                last_check = Instant::now();
-                let done = member.finished().map_err(|e| runtime(format!("{e}")));
-                match done {
-                    Ok(done) if done.len() == member.partitions() => break Ok(()),
-                    Ok(done) => {
-                        let to_start: Vec<usize> = t
-                            .owned
-                            .iter()
-                            .copied()
-                            .filter(|p| !t.running.contains_key(p) && !done.contains(p))
-                            .collect();
-                        for p in to_start {
-                            let job = self.spawn(&RunOptions { partition: Some(p), ..options.clone() })?;
-                            t.running.insert(p, job);
-                        }
+            // Which partitions are done, by whichever instance: asked of the group now and then.
+            let done = match (bounded, last_check.elapsed() >= FINISHED_POLL) {
+                (false, _) => BTreeSet::new(),
+                (true, false) => continue,
+                (true, true) => {
+                    last_check = Instant::now();
+                    match member.finished() {
+                        Ok(done) if done.len() == member.partitions() => break Ok(()),
+                        Ok(done) => done,
+                        Err(e) => break Err(runtime(format!("{e}"))),
                     }
-                    Err(e) => break Err(e),
                 }
-            } else if !bounded {
-                let to_start: Vec<usize> =
-                    t.owned.iter().copied().filter(|p| !t.running.contains_key(p)).collect();
-                for p in to_start {
-                    let job = self.spawn(&RunOptions { partition: Some(p), ..options.clone() })?;
-                    t.running.insert(p, job);
-                }
+            };
+            let to_start: Vec<usize> =
+                t.owned.iter().copied().filter(|p| !t.running.contains_key(p) && !done.contains(p)).collect();
+            for p in to_start {
+                match self.spawn(&RunOptions { partition: Some(p), ..options.clone() }) {
+                    Ok(job) => t.running.insert(p, job),
+                    Err(e) => break 'run Err(e),
+                };
             }
         };
         // Stop every task after a checkpoint, then leave the group (dropping the member).

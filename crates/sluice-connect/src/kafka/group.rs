@@ -100,10 +100,11 @@ impl ConsumerContext for Membership {
 /// This instance's membership in the job's consumer group; see the [module docs](self).
 pub struct GroupMember {
     consumer: BaseConsumer<Membership>,
-    config: KafkaConfig,
     topic: String,
     group: String,
     partitions: usize,
+    /// For reading group `<group>.done`.
+    groups: Groups,
 }
 
 impl GroupMember {
@@ -135,7 +136,7 @@ impl GroupMember {
         consumer.subscribe(&[topic]).map_err(|e| error(&format!("{context}: subscribing"), &e))?;
         Ok(GroupMember {
             consumer,
-            config: config.clone(),
+            groups: Groups::new(config.clone(), &context),
             topic: topic.to_string(),
             group: group.to_string(),
             partitions,
@@ -161,11 +162,9 @@ impl GroupMember {
     ///
     /// # Errors
     /// The brokers cannot be reached.
-    pub fn finished(&self) -> Result<BTreeSet<usize>> {
-        let context = format!("consumer group `{}` on `{}`", self.group, self.topic);
-        let mut groups = Groups::new(self.config.clone(), &context);
+    pub fn finished(&mut self) -> Result<BTreeSet<usize>> {
         let partitions = (0..self.partitions).map(offsets::kafka_partition).collect::<Result<Vec<_>>>()?;
-        let done = groups.committed(&format!("{}{DONE_SUFFIX}", self.group), &self.topic, partitions)?;
+        let done = self.groups.committed(&format!("{}{DONE_SUFFIX}", self.group), &self.topic, partitions)?;
         Ok(done.keys().filter_map(|&p| usize::try_from(p).ok()).collect())
     }
 }

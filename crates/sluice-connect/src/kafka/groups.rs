@@ -71,22 +71,9 @@ impl Groups {
         topic: &str,
         partitions: impl IntoIterator<Item = i32>,
     ) -> Result<BTreeMap<i32, u64>> {
-        let (timeout, context) = (self.config.request_timeout(), self.context.clone());
-        let mut tpl = TopicPartitionList::new();
-        for p in partitions {
-            tpl.add_partition(topic, p);
-        }
-        let committed = self.consumer(group)?.committed_offsets(tpl, timeout).map_err(|e| {
-            error(&format!("{context}: reading the committed offsets of group `{group}`"), &e)
-        })?;
-        Ok(committed
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some((e.partition(), u64::try_from(o).ok()?)),
-                _ => None,
-            })
-            .collect())
+        let (timeout, context) =
+            (self.config.request_timeout(), format!("{}: group `{group}`", self.context));
+        super::offsets::committed_by(self.consumer(group)?, topic, partitions, timeout, &context)
     }
 }
 

@@ -133,23 +133,34 @@ pub(crate) fn committed(
         )));
     }
     let consumer = consumer(config, context, false)?;
+    let numbers = partitions.iter().map(|&p| kafka_partition(p)).collect::<Result<Vec<_>>>()?;
+    let found = committed_by(&consumer, topic, numbers, config.request_timeout(), context)?;
+    Ok(partitions.iter().map(|&p| (p, i32::try_from(p).ok().and_then(|k| found.get(&k).copied()))).collect())
+}
+
+/// The committed offsets of `consumer`'s group on `topic`'s `partitions` that have one.
+pub(crate) fn committed_by<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partitions: impl IntoIterator<Item = i32>,
+    timeout: std::time::Duration,
+    context: &str,
+) -> Result<BTreeMap<i32, u64>> {
     let mut tpl = TopicPartitionList::new();
-    for &p in partitions {
-        tpl.add_partition(topic, kafka_partition(p)?);
+    for p in partitions {
+        tpl.add_partition(topic, p);
     }
     let committed = consumer
-        .committed_offsets(tpl, config.request_timeout())
+        .committed_offsets(tpl, timeout)
         .map_err(|e| error(&format!("{context}: committed offsets of the group"), &e))?;
-    let mut out = BTreeMap::new();
-    for e in committed.elements() {
-        let p = usize::try_from(e.partition()).unwrap_or(usize::MAX);
-        let offset = match e.offset() {
-            Offset::Offset(o) if o >= 0 => Some(to_offset(o)),
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) if o >= 0 => Some((e.partition(), to_offset(o))),
             _ => None,
-        };
-        out.insert(p, offset);
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// For each of `partitions`, the first offset whose timestamp is at or after `timestamp_ms`,
